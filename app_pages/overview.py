@@ -1,0 +1,70 @@
+import streamlit as st
+
+from core.money import format_usd, format_usd_short
+from insights import charts, export, metrics
+from ui import context, loaders, widgets
+
+ctx = context.current()
+st.title("Where does the money go?")
+if flash := st.session_state.pop("flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+options = loaders.filter_options(ctx.workspace_id, ctx.data_version)
+if options.first_day is None:
+    widgets.render_empty_state(can_edit=ctx.can("admin"))
+    st.stop()
+
+today = ctx.today()
+start, end, spend_filter = widgets.render_filters(options, today=today)
+
+with st.spinner("Adding up your spend…"):
+    recent = loaders.daily_spend(ctx.workspace_id, ctx.data_version, metrics.previous_month_start(today), today, spend_filter)
+    rows = loaders.daily_spend(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
+
+widgets.render_kpi_row(metrics.compute_summary(recent, today=today))
+st.caption(f"Tiles cover this month and last, up to today ({today:%b %d, %Y}); the filters for provider, department and project apply.")
+st.plotly_chart(charts.cumulative_line(metrics.compute_cumulative(recent, today=today)), key="cumulative")
+
+if rows.empty:
+    st.info("Nothing matches these filters in the chosen dates. Widen the date range or clear a filter.", icon=":material/filter_alt_off:")
+    st.stop()
+
+total = int(rows["amount_micros"].sum())
+st.header(f"{format_usd_short(total)} from {start:%b %d, %Y} to {end:%b %d, %Y}")
+st.caption(f"Exactly {format_usd(total)}.")
+
+dimensions = {"provider": "Provider", "model": "Model", "department": "Department", "project": "Project", "customer": "Customer"}
+for tab, (dimension, label) in zip(st.tabs([f"By {v.lower()}" for v in dimensions.values()]), dimensions.items(), strict=True):
+    with tab:
+        breakdown = metrics.compute_breakdown(rows, dimension, top=12)
+        st.plotly_chart(charts.spend_bars(breakdown, title=f"Spend by {label.lower()}"), key=f"bars_{dimension}")
+
+path = ("department", "project", "model")
+st.plotly_chart(charts.spend_treemap(metrics.compute_hierarchy(rows, path), path), key="treemap")
+st.plotly_chart(charts.spend_heatmap(metrics.compute_heatmap(rows)), key="heatmap")
+
+st.subheader("Drill down")
+by = st.multiselect(
+    "Group by", list(dimensions), default=["provider", "model"], format_func=dimensions.get, key="drill_by"
+) or ["provider"]
+table = metrics.compute_drilldown(rows, tuple(by))
+st.dataframe(
+    table.assign(spend=table["micros"] / 1_000_000).drop(columns=["micros"]).replace({"": "Unallocated"}),
+    hide_index=True,
+    column_config={
+        "spend": st.column_config.NumberColumn("Spend", format="dollar"),
+        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
+        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+        **{d: st.column_config.TextColumn(dimensions[d]) for d in by},
+    },
+    key="drill_table",
+)
+st.download_button(
+    "Download CSV",
+    data=export.compute_csv(table),
+    file_name=f"meterr-{ctx.workspace_slug}-{start}-{end}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    key="drill_csv",
+)

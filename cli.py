@@ -1,0 +1,160 @@
+"""Command line: `meterr demo | user add | summary | db upgrade | bench`. Thin: parse, call core, print."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+
+from core import demo, queries, security
+from core.db import cached_engine, session_scope, upgrade
+from core.money import decimal_string
+from core.settings import load_settings
+
+
+class CliError(Exception):
+    """A problem the person can fix; printed as one line, exit code 2."""
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    engine = cached_engine(load_settings().database_url)
+    upgrade(engine)
+    return engine
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; use YYYY-MM-DD") from exc
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    today = args.today or dt.datetime.now(dt.UTC).date()
+    with session_scope(_engine()) as session:
+        result = demo.create_demo_workspace(session, today=today, slug=args.workspace)
+    print(
+        f"Demo workspace '{result.slug}' ready: {result.charges_written:,} charges written "
+        f"(${decimal_string(result.total_micros)} over 12 months)."
+    )
+    if result.charges_written == 0:
+        print("It was already loaded; nothing changed.")
+    return 0
+
+
+def _read_password(prompt: str) -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise CliError("The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = _read_password(f"Password for {args.username}: ")
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        user = queries.create_user(
+            session, username=args.username, email=args.email, name=args.name or args.username, password=password,
+            rounds=load_settings().bcrypt_rounds,
+        )
+        assert workspace.id is not None and user.id is not None
+        queries.add_member(session, workspace_id=workspace.id, user_id=user.id, role=args.role)
+        queries.save_audit(session, workspace_id=workspace.id, user_id=None, action="member.added", username=user.username, role=args.role, via="cli")
+    print(f"User '{user.username}' added to '{workspace.slug}' as {args.role}.")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        summary = queries.load_workspace_summary(session, workspace_id=workspace.id)
+    body = {
+        "workspace": workspace.slug,
+        "total_usd": decimal_string(summary.total_micros),
+        "charges": summary.charges,
+        "by_provider": {name: decimal_string(micros) for name, micros in summary.by_provider.items()},
+        "first_day": summary.first_day.isoformat() if summary.first_day else None,
+        "last_day": summary.last_day.isoformat() if summary.last_day else None,
+    }
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        print(f"{workspace.name}: ${body['total_usd']} in {summary.charges:,} charges, {body['first_day']} to {body['last_day']}")
+        for name, amount in body["by_provider"].items():
+            print(f"  {name:<14} ${amount}")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    revision = upgrade(cached_engine(load_settings().database_url))
+    print(f"Database is at migration {revision} (newest).")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from core.bench import run_benchmark
+
+    figures = run_benchmark(rows=args.rows, path=args.path)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            print(f"{key:>24}: {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meterr", description="meterr: the AI CFO in a box.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("demo", help="create or refresh the demo workspace (deterministic)")
+    p.add_argument("--workspace", default=demo.DEMO_SLUG, help="workspace slug (default: acme-ai)")
+    p.add_argument("--today", type=_date, help="pretend today is this date (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_demo)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", help="add a user to a workspace; the password is read from stdin or a prompt")
+    p.add_argument("username")
+    p.add_argument("--email", required=True)
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--role", choices=["owner", "admin", "viewer"], default="viewer")
+    p.add_argument("--name", help="display name (default: the username)")
+    p.set_defaults(func=cmd_user_add)
+
+    p = commands.add_parser("summary", help="total spend of a workspace")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_summary)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("upgrade", help="apply pending migrations")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    p = commands.add_parser("bench", help="benchmark load and Overview queries on synthetic charges")
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--path", help="SQLite file to build (default: a temporary file)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CliError, security.InvalidInput, queries.NotFound) as problem:
+        print(f"meterr: {problem}", file=sys.stderr)
+        return 2
+    except Exception as problem:  # one clear line, never a traceback
+        print(f"meterr: unexpected error ({type(problem).__name__}): {problem}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

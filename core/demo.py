@@ -1,0 +1,216 @@
+"""The 'Acme AI' demo workspace: a deterministic year of AI spend that tells a story.
+
+Four providers, thirteen models at their real list prices (genai-prices, as of each day), five departments,
+eight projects, ten customers; weekday seasonality, steady growth, one runaway-job spike and one migration
+to a cheaper model. Later features add their own demo parts (outcomes, revenue, budgets) beside `charges`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session
+
+from core import queries
+from core.money import to_micros
+from core.pricing import price_per_request
+
+DEMO_SLUG = "acme-ai"
+DEMO_NAME = "Acme AI"
+SEED = 20261121
+
+DEPARTMENTS = ("Customer Support", "Marketing", "Engineering", "Sales", "Data Science")
+CUSTOMERS = (
+    "Northwind", "Globex", "Initech", "Hooli", "Vandelay", "Soylent", "Tyrell", "Wonka", "Cyberdyne", "Stark",
+)  # fmt: skip
+# Customer-facing work is spread over customers by these shares (a long tail, like real accounts).
+CUSTOMER_WEIGHTS = (24, 18, 14, 11, 9, 7, 6, 5, 4, 2)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One project's steady use of one model: requests per weekday at the start, tokens per request."""
+
+    project: str
+    department: str
+    provider: str
+    service: str
+    model: str
+    requests_per_day: int
+    input_tokens: int
+    output_tokens: int
+    cached_share: Decimal = Decimal(0)
+    customer_facing: bool = False
+    feature: str = ""
+
+
+WORKLOADS = (
+    Workload("support-bot", "Customer Support", "OpenAI", "Chat completions", "gpt-4o", 5200, 1800, 320,
+             Decimal("0.3"), True, "chat"),
+    Workload("ticket-triage", "Customer Support", "Anthropic", "Messages", "claude-haiku-4-5", 3800, 1200, 90,
+             Decimal("0.5"), True, "triage"),
+    Workload("content-studio", "Marketing", "Anthropic", "Messages", "claude-sonnet-4-5", 700, 3500, 1400,
+             Decimal("0.2"), False, "drafting"),
+    Workload("content-studio", "Marketing", "OpenAI", "Chat completions", "gpt-4.1", 420, 2600, 900,
+             Decimal(0), False, "rewrites"),
+    Workload("seo-briefs", "Marketing", "Google", "Gemini API", "gemini-2.5-flash", 2600, 2200, 600),
+    Workload("code-assistant", "Engineering", "Anthropic", "Messages", "claude-opus-4-1", 260, 6000, 1200,
+             Decimal("0.4"), False, "code review"),
+    Workload("code-assistant", "Engineering", "Anthropic", "Messages", "claude-sonnet-4-5", 1500, 5200, 700,
+             Decimal("0.4"), False, "completion"),
+    Workload("doc-search", "Engineering", "OpenAI", "Embeddings", "text-embedding-3-small", 42000, 900, 0,
+             Decimal(0), True, "search"),
+    Workload("doc-search", "Engineering", "OpenAI", "Chat completions", "gpt-4.1-mini", 6100, 2400, 260,
+             Decimal("0.25"), True, "answers"),
+    Workload("lead-scoring", "Sales", "AWS Bedrock", "Bedrock", "amazon.nova-pro-v1:0", 3100, 1600, 150,
+             Decimal(0), False, "scoring"),
+    Workload("lead-scoring", "Sales", "AWS Bedrock", "Bedrock", "meta.llama3-1-70b-instruct-v1:0", 1900, 1400, 220,
+             Decimal(0), False, "enrichment"),
+    Workload("forecast-lab", "Data Science", "Google", "Gemini API", "gemini-2.5-pro", 380, 8000, 1500),
+    Workload("forecast-lab", "Data Science", "OpenAI", "Chat completions", "o3-mini", 520, 3000, 2400),
+)  # fmt: skip
+
+MIGRATION_FROM, MIGRATION_TO = "gpt-4o", "gpt-4o-mini"
+MIGRATION_SHARE = Decimal("0.9")  # of support-bot traffic moved once the migration is done
+MONTHLY_GROWTH = 0.045
+WEEKDAY_FACTOR = (1.0, 1.04, 1.06, 1.02, 0.93, 0.42, 0.33)  # Monday first
+SPIKE_MULTIPLIER = 7
+VOLUME_SCALE = 6  # a mid-sized company: tens of thousands of dollars a month
+
+
+@dataclass(frozen=True)
+class DemoCalendar:
+    """The dates the story hangs on, all relative to `today` so the demo always looks current."""
+
+    today: dt.date
+
+    @property
+    def start(self) -> dt.date:
+        year, month = (self.today.year - 1, self.today.month)
+        return dt.date(year, month, 1)
+
+    @property
+    def migration_day(self) -> dt.date:
+        return self.today - dt.timedelta(days=120)
+
+    @property
+    def spike_day(self) -> dt.date:
+        # A Wednesday about five weeks ago: a runaway code-review job on the most expensive model.
+        day = self.today - dt.timedelta(days=38)
+        return day - dt.timedelta(days=(day.weekday() - 2) % 7)
+
+    def days(self) -> list[dt.date]:
+        count = (self.today - self.start).days + 1
+        return [self.start + dt.timedelta(days=i) for i in range(count)]
+
+
+def _split(total: int, weights: tuple[int, ...]) -> list[int]:
+    """Split an integer total by weights so the parts add up exactly."""
+    whole = sum(weights)
+    parts = [total * w // whole for w in weights]
+    parts[0] += total - sum(parts)
+    return parts
+
+
+def build_demo_charges(today: dt.date) -> list[dict[str, Any]]:
+    """Every demo charge up to and including `today`, as rows for `queries.upsert_charges`."""
+    calendar = DemoCalendar(today)
+    rng = random.Random(SEED)
+    rows: list[dict[str, Any]] = []
+    for day in calendar.days():
+        months = (day - calendar.start).days / 30.4
+        growth = (1 + MONTHLY_GROWTH) ** months
+        for workload in WORKLOADS:
+            weekday = WEEKDAY_FACTOR[day.weekday()]
+            if workload.customer_facing:
+                weekday = 1 - (1 - weekday) * 0.5  # customers use products at weekends too
+            noise = rng.lognormvariate(0, 0.09)
+            requests = int(workload.requests_per_day * VOLUME_SCALE * growth * weekday * noise)
+            if day == calendar.spike_day and workload.model == "claude-opus-4-1":
+                requests *= SPIKE_MULTIPLIER
+            for model, share in _models_for(workload, day, calendar):
+                model_requests = int(requests * share)
+                if model_requests:
+                    rows.extend(_charge_rows(workload, model, day, model_requests))
+    return rows
+
+
+def _models_for(workload: Workload, day: dt.date, calendar: DemoCalendar) -> list[tuple[str, Decimal]]:
+    if workload.model != MIGRATION_FROM or day < calendar.migration_day:
+        return [(workload.model, Decimal(1))]
+    return [(MIGRATION_TO, MIGRATION_SHARE), (MIGRATION_FROM, 1 - MIGRATION_SHARE)]
+
+
+def _charge_rows(workload: Workload, model: str, day: dt.date, requests: int) -> list[dict[str, Any]]:
+    cached = int(workload.input_tokens * workload.cached_share)
+    unit = price_per_request(workload.provider, model, workload.input_tokens, workload.output_tokens, cached, day)
+    if unit is None:  # the demo only uses catalogued models; an unknown one is a bug worth failing loudly on
+        raise LookupError(f"genai-prices has no price for {workload.provider} {model}")
+    splits = (
+        list(zip(CUSTOMERS, _split(requests, CUSTOMER_WEIGHTS), strict=True))
+        if workload.customer_facing
+        else [("", requests)]
+    )
+    rows = []
+    for customer, count in splits:
+        if count == 0:
+            continue
+        amount = unit * count
+        rows.append(
+            {
+                "source_key": f"demo:{day.isoformat()}:{workload.project}:{model}:{customer or '-'}",
+                "day": day,
+                "provider": workload.provider,
+                "service": workload.service,
+                "model": model,
+                "line_item": f"{model} usage",
+                "amount_micros": to_micros(amount),
+                "original_amount": f"{amount:f}",
+                "currency": "USD",
+                "input_tokens": workload.input_tokens * count,
+                "output_tokens": workload.output_tokens * count,
+                "cached_tokens": cached * count,
+                "requests": count,
+                "api_key": f"key-{workload.project}",
+                "department": workload.department,
+                "project": workload.project,
+                "customer": customer,
+                "feature": workload.feature,
+                "tags": {"environment": "production"},
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    workspace_id: int
+    slug: str
+    charges_written: int
+    total_micros: int
+
+
+def load_demo(session: Session, *, workspace_id: int, today: dt.date) -> DemoResult:
+    """Fill an existing workspace with the demo year; re-running it changes nothing."""
+    workspace = queries.load_workspace_by_id(session, workspace_id=workspace_id)
+    rows = build_demo_charges(today)
+    batch = queries.create_import(session, workspace_id=workspace_id, source="demo", filename=None)
+    result = queries.upsert_charges(session, workspace_id=workspace_id, rows=rows, import_id=batch.id)
+    total = sum(r["amount_micros"] for r in rows)
+    queries.finish_import(session, batch=batch, result=result, rows_read=len(rows), total_micros=total)
+    queries.save_audit(session, workspace_id=workspace_id, user_id=None, action="demo.loaded", charges=len(rows))
+    return DemoResult(workspace_id, workspace.slug, result.written + result.revised, total)
+
+
+def create_demo_workspace(session: Session, *, today: dt.date, slug: str = DEMO_SLUG) -> DemoResult:
+    """The demo workspace by slug, created if missing, then filled (idempotently)."""
+    try:
+        workspace = queries.load_workspace(session, slug=slug)
+    except queries.NotFound:
+        workspace = queries.create_workspace(session, name=DEMO_NAME if slug == DEMO_SLUG else slug, slug=slug)
+    assert workspace.id is not None
+    return load_demo(session, workspace_id=workspace.id, today=today)

@@ -1,0 +1,177 @@
+"""SQLModel tables: every row of customer data carries its workspace_id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+ROLES = ("owner", "admin", "viewer")
+# Dimensions a charge can be broken down by on Overview; "" in any of them means unallocated.
+DIMENSIONS = ("provider", "model", "department", "project", "customer")
+
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores UTC, always hands back aware datetimes (SQLite would otherwise return naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a timezone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# A tenant: everything a customer owns hangs off one workspace.
+class Workspace(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=120)
+    timezone: str = Field(default="UTC", max_length=64)
+    # Bumped on every change to charges so cached aggregates know they are stale.
+    data_version: int = Field(default=0, sa_type=BigInteger)
+    created_at: dt.datetime = _created()
+
+
+# A person who can sign in; usernames are global and lower-case.
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=100)
+    failed_logins: int = Field(default=0)
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()
+
+
+# Who may do what in a workspace: owner > admin > viewer.
+class Membership(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id", name="uq_membership_workspace_user"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=16)
+    created_at: dt.datetime = _created()
+
+
+# A source of charges: an API account, a file-export habit or a webhook sender.
+class Connection(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    provider: str = Field(max_length=40)
+    method: str = Field(max_length=16)  # api_key | file | webhook | demo
+    name: str = Field(max_length=120)
+    status: str = Field(default="active", max_length=16)
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    secret_ciphertext: str | None = Field(default=None)
+    secret_hint: str | None = Field(default=None, max_length=8)
+    cursor: str | None = Field(default=None, max_length=64)
+    last_synced_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()
+
+
+# One import or sync run: where charges came from, and what it contributed.
+class ImportBatch(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    connection_id: int | None = Field(default=None, foreign_key="connection.id", ondelete="SET NULL")
+    source: str = Field(max_length=40)
+    filename: str | None = Field(default=None, max_length=255)
+    status: str = Field(default="running", max_length=16)
+    rows_read: int = Field(default=0, sa_type=BigInteger)
+    charges_written: int = Field(default=0, sa_type=BigInteger)
+    total_micros: int = Field(default=0, sa_type=BigInteger)
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    error: str | None = None
+    started_at: dt.datetime = _created()
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ChargeBase(SQLModel):
+    """A day's spend on one provider line item, with its allocation; money in integer micro-USD."""
+
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    source_key: str = Field(max_length=255)
+    import_id: int | None = Field(default=None, foreign_key="importbatch.id", ondelete="SET NULL")
+    day: dt.date
+    provider: str = Field(max_length=40)
+    service: str = Field(default="", max_length=80)
+    model: str = Field(default="", max_length=120)
+    line_item: str = Field(default="", max_length=200)
+    amount_micros: int = Field(sa_type=BigInteger)
+    original_amount: str = Field(max_length=40)  # the source's own decimal text, before conversion
+    currency: str = Field(default="USD", max_length=3)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cached_tokens: int = Field(default=0, sa_type=BigInteger)
+    requests: int = Field(default=0, sa_type=BigInteger)
+    api_key: str = Field(default="", max_length=80)  # the key's id or name, never the secret
+    department: str = Field(default="", max_length=80)
+    project: str = Field(default="", max_length=80)
+    customer: str = Field(default="", max_length=80)
+    feature: str = Field(default="", max_length=80)
+    tags: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# The normalised charge table: one source of truth for every provider, file and webhook.
+class Charge(ChargeBase, table=True):
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source_key", name="uq_charge_workspace_source_key"),
+        Index("ix_charge_workspace_day", "workspace_id", "day"),
+        Index("ix_charge_import", "import_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+
+
+# Charges summed per day and Overview dimension; rebuilt for the touched days after every write.
+class SpendRollup(SQLModel, table=True):
+    __tablename__ = "spend_rollup"
+    __table_args__ = (Index("ix_spend_rollup_workspace_day", "workspace_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    day: dt.date
+    provider: str = Field(max_length=40)
+    model: str = Field(max_length=120)
+    department: str = Field(max_length=80)
+    project: str = Field(max_length=80)
+    customer: str = Field(max_length=80)
+    amount_micros: int = Field(sa_type=BigInteger)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    requests: int = Field(default=0, sa_type=BigInteger)
+    charges: int = Field(default=0, sa_type=BigInteger)
+
+
+# Who did what, when: kept even when the data it describes is deleted.
+class AuditLog(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int | None = Field(default=None, index=True)
+    user_id: int | None = Field(default=None)
+    action: str = Field(max_length=60)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = _created()

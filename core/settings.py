@@ -1,0 +1,76 @@
+"""Settings from the environment, `.streamlit/secrets.toml` and `data/`: one frozen object, read once per process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its surroundings; tests build their own."""
+
+    database_url: str
+    data_dir: Path
+    cookie_key: str
+    cookie_name: str = "meterr_auth"
+    cookie_expiry_days: float = 7.0
+    bcrypt_rounds: int = 12
+    lockout_attempts: int = 5
+    lockout_seconds: int = 60
+    base_url: str = "http://localhost:8501"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _read_secrets(path: Path) -> Mapping[str, object]:
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def load_or_create_key(path: Path) -> str:
+    """Return the secret stored at `path`, creating it once with owner-only permissions."""
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_ROOT) -> Settings:
+    """Read settings: environment first, then `.streamlit/secrets.toml`, then generated defaults."""
+    env = os.environ if env is None else env
+    file_secrets = _read_secrets(root / ".streamlit" / "secrets.toml")
+    data_dir = Path(env.get("METERR_DATA_DIR") or file_secrets.get("data_dir") or root / "data")  # type: ignore[arg-type]
+    database_url = str(
+        env.get("DATABASE_URL") or file_secrets.get("database_url") or f"sqlite:///{data_dir / 'meterr.db'}"
+    )
+    cookie_key = str(
+        env.get("METERR_COOKIE_KEY")
+        or file_secrets.get("cookie_key")
+        or load_or_create_key(data_dir / ".cookie_key")
+    )
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        cookie_key=cookie_key,
+        bcrypt_rounds=int(env.get("METERR_BCRYPT_ROUNDS", "12")),
+        base_url=str(env.get("METERR_BASE_URL") or file_secrets.get("base_url") or "http://localhost:8501"),
+    )

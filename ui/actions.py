@@ -1,0 +1,84 @@
+"""Changes people make in the UI: each checks the role in the database, writes, and audits."""
+
+from __future__ import annotations
+
+from core import demo, queries, security
+from core.models import User
+from ui.context import ROLE_RANK, Context, require_role
+from ui.db import get_settings, open_session
+
+
+def create_account(*, name: str, username: str, email: str, password: str, confirm: str, workspace_name: str) -> User:
+    """A new user who owns a new workspace; raises InvalidInput with what to fix."""
+    if password != confirm:
+        raise security.InvalidInput("The two passwords differ; type the same password twice.")
+    with open_session() as session:
+        user = queries.create_user(
+            session, username=username, email=email, name=name, password=password, rounds=get_settings().bcrypt_rounds
+        )
+        workspace = queries.create_workspace(session, name=workspace_name)
+        assert workspace.id is not None and user.id is not None
+        queries.add_member(session, workspace_id=workspace.id, user_id=user.id, role="owner")
+        queries.save_audit(session, workspace_id=workspace.id, user_id=user.id, action="workspace.created", name=workspace.name)
+    return user
+
+
+def load_demo_data(context: Context) -> demo.DemoResult:
+    require_role(context, "admin")
+    with open_session() as session:
+        result = demo.load_demo(session, workspace_id=context.workspace_id, today=context.today())
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="demo.requested"
+        )
+    return result
+
+
+def add_member(context: Context, *, username: str, name: str, email: str, password: str, role: str) -> None:
+    """Add an existing user by username, or create them with a first password, in the given role."""
+    require_role(context, "admin")
+    if ROLE_RANK.get(role, 99) > ROLE_RANK[context.role]:
+        raise security.InvalidInput("You can only give a role up to your own.")
+    with open_session() as session:
+        user = queries.load_user(session, username=username)
+        if user is None:
+            user = queries.create_user(
+                session, username=username, email=email, name=name, password=password, rounds=get_settings().bcrypt_rounds
+            )
+        assert user.id is not None
+        queries.add_member(session, workspace_id=context.workspace_id, user_id=user.id, role=role)
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="member.added",
+            username=user.username, role=role,
+        )
+
+
+def remove_member(context: Context, *, user_id: int) -> None:
+    require_role(context, "admin")
+    with open_session() as session:
+        role = queries.load_role(session, workspace_id=context.workspace_id, user_id=user_id)
+        if role == "owner" and context.role != "owner":
+            raise security.InvalidInput("Only an owner can remove another owner.")
+        queries.remove_member(session, workspace_id=context.workspace_id, user_id=user_id)
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="member.removed", member_id=user_id
+        )
+
+
+def change_password(context: Context, *, current: str, new: str, confirm: str) -> None:
+    if new != confirm:
+        raise security.InvalidInput("The new passwords differ; type the same new password twice.")
+    with open_session() as session:
+        user = queries.load_user(session, username=context.username)
+        if user is None or not security.verify_password(current, user.password_hash):
+            raise security.InvalidInput("Your current password is not right.")
+        queries.save_password(session, user=user, new_password=new, rounds=get_settings().bcrypt_rounds)
+        queries.save_audit(session, workspace_id=None, user_id=user.id, action="user.password_changed")
+
+
+def delete_workspace_data(context: Context, *, confirmation: str) -> int:
+    """Delete all of the workspace's spend data after the slug is typed; owners only."""
+    require_role(context, "owner")
+    if confirmation.strip() != context.workspace_slug:
+        raise security.InvalidInput(f"Type the workspace id '{context.workspace_slug}' exactly to confirm.")
+    with open_session() as session:
+        return queries.delete_workspace_data(session, workspace_id=context.workspace_id, user_id=context.user_id)
