@@ -35,7 +35,12 @@ else:
     first_visit = loaders.user_count() == 0
     navigation = st.navigation(
         [
-            st.Page("app_pages/create_workspace.py", title="Create your workspace", icon=":material/add_business:", default=first_visit),
+            st.Page(
+                "app_pages/create_workspace.py",
+                title="Create your workspace",
+                icon=":material/add_business:",
+                default=first_visit,
+            ),
             st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=not first_visit),
         ],
         position="hidden",

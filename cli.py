@@ -59,12 +59,24 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     with session_scope(_engine()) as session:
         workspace = queries.load_workspace(session, slug=args.workspace)
         user = queries.create_user(
-            session, username=args.username, email=args.email, name=args.name or args.username, password=password,
+            session,
+            username=args.username,
+            email=args.email,
+            name=args.name or args.username,
+            password=password,
             rounds=load_settings().bcrypt_rounds,
         )
         assert workspace.id is not None and user.id is not None
         queries.add_member(session, workspace_id=workspace.id, user_id=user.id, role=args.role)
-        queries.save_audit(session, workspace_id=workspace.id, user_id=None, action="member.added", username=user.username, role=args.role, via="cli")
+        queries.save_audit(
+            session,
+            workspace_id=workspace.id,
+            user_id=None,
+            action="member.added",
+            username=user.username,
+            role=args.role,
+            via="cli",
+        )
     print(f"User '{user.username}' added to '{workspace.slug}' as {args.role}.")
     return 0
 
@@ -85,7 +97,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(body, indent=2))
     else:
-        print(f"{workspace.name}: ${body['total_usd']} in {summary.charges:,} charges, {body['first_day']} to {body['last_day']}")
+        print(
+            f"{workspace.name}: ${body['total_usd']} in {summary.charges:,} charges, "
+            f"{body['first_day']} to {body['last_day']}"
+        )
         for name, amount in body["by_provider"].items():
             print(f"  {name:<14} ${amount}")
     return 0

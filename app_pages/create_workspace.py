@@ -16,7 +16,9 @@ with st.form("create_workspace_form"):
     email = st.text_input("Work email", placeholder="ada@acme.com", autocomplete="email")
     username = st.text_input("Username", placeholder="ada", help="What you will sign in with: letters, digits, . _ -")
     password = st.text_input(
-        "Password", type="password", autocomplete="new-password",
+        "Password",
+        type="password",
+        autocomplete="new-password",
         help="At least 8 characters, with a lower-case letter, an upper-case letter and a digit.",
     )
     confirm = st.text_input("Confirm password", type="password", autocomplete="new-password")
@@ -25,7 +27,12 @@ with st.form("create_workspace_form"):
 if submitted:
     try:
         user = actions.create_account(
-            name=name, username=username, email=email, password=password, confirm=confirm, workspace_name=workspace_name
+            name=name,
+            username=username,
+            email=email,
+            password=password,
+            confirm=confirm,
+            workspace_name=workspace_name,
         )
     except InvalidInput as problem:
         st.error(str(problem), icon=":material/error:")

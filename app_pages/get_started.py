@@ -18,7 +18,13 @@ with demo.container(border=True):
     )
     if has_data:
         st.caption("This workspace already has spend; demo charges are added beside it and can be deleted in Settings.")
-    if st.button("Load demo data", type="primary", icon=":material/play_arrow:", disabled=not ctx.can("admin"), key="load_demo"):
+    if st.button(
+        "Load demo data",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=not ctx.can("admin"),
+        key="load_demo",
+    ):
         try:
             with st.spinner("Building a year of demo spend…"):
                 result = actions.load_demo_data(ctx)

@@ -18,23 +18,39 @@ today = ctx.today()
 start, end, spend_filter = widgets.render_filters(options, today=today)
 
 with st.spinner("Adding up your spend…"):
-    recent = loaders.daily_spend(ctx.workspace_id, ctx.data_version, metrics.previous_month_start(today), today, spend_filter)
+    recent = loaders.daily_spend(
+        ctx.workspace_id, ctx.data_version, metrics.previous_month_start(today), today, spend_filter
+    )
     rows = loaders.daily_spend(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
 
 widgets.render_kpi_row(metrics.compute_summary(recent, today=today))
-st.caption(f"Tiles cover this month and last, up to today ({today:%b %d, %Y}); the filters for provider, department and project apply.")
+st.caption(
+    f"Tiles cover this month and last, up to today ({today:%b %d, %Y}); "
+    "the provider, department and project filters apply."
+)
 st.plotly_chart(charts.cumulative_line(metrics.compute_cumulative(recent, today=today)), key="cumulative")
 
 if rows.empty:
-    st.info("Nothing matches these filters in the chosen dates. Widen the date range or clear a filter.", icon=":material/filter_alt_off:")
+    st.info(
+        "Nothing matches these filters in the chosen dates. Widen the date range or clear a filter.",
+        icon=":material/filter_alt_off:",
+    )
     st.stop()
 
 total = int(rows["amount_micros"].sum())
 st.header(f"{format_usd_short(total)} from {start:%b %d, %Y} to {end:%b %d, %Y}")
 st.caption(f"Exactly {format_usd(total)}.")
 
-dimensions = {"provider": "Provider", "model": "Model", "department": "Department", "project": "Project", "customer": "Customer"}
-for tab, (dimension, label) in zip(st.tabs([f"By {v.lower()}" for v in dimensions.values()]), dimensions.items(), strict=True):
+dimensions = {
+    "provider": "Provider",
+    "model": "Model",
+    "department": "Department",
+    "project": "Project",
+    "customer": "Customer",
+}
+for tab, (dimension, label) in zip(
+    st.tabs([f"By {v.lower()}" for v in dimensions.values()]), dimensions.items(), strict=True
+):
     with tab:
         breakdown = metrics.compute_breakdown(rows, dimension, top=12)
         st.plotly_chart(charts.spend_bars(breakdown, title=f"Spend by {label.lower()}"), key=f"bars_{dimension}")

@@ -14,7 +14,8 @@ with members:
     people = loaders.members(ctx.workspace_id)
     st.dataframe(
         [{"Username": m.username, "Name": m.name, "Email": m.email, "Role": m.role} for m in people],
-        hide_index=True, key="members_table",
+        hide_index=True,
+        key="members_table",
     )
     if ctx.can("admin"):
         with st.form("add_member_form", clear_on_submit=True):
@@ -25,10 +26,14 @@ with members:
             new_email = email.text_input("Email (new people only)")
             password = st.text_input("First password (new people only)", type="password")
             allowed = [r for r in ROLES if ctx.can(r)]
-            role = st.selectbox("Role", allowed, index=len(allowed) - 1, help="Viewers can look but not change anything.")
+            role = st.selectbox(
+                "Role", allowed, index=len(allowed) - 1, help="Viewers can look but not change anything."
+            )
             if st.form_submit_button("Add member", icon=":material/person_add:"):
                 try:
-                    actions.add_member(ctx, username=username, name=new_name, email=new_email, password=password, role=role)
+                    actions.add_member(
+                        ctx, username=username, name=new_name, email=new_email, password=password, role=role
+                    )
                 except InvalidInput as problem:
                     st.error(str(problem))
                 else:
@@ -48,19 +53,18 @@ with members:
     else:
         st.caption("Only owners and admins can add or remove members.")
 
-with account:
-    with st.form("change_password_form", clear_on_submit=True):
-        st.markdown("**Change your password**")
-        current = st.text_input("Current password", type="password", autocomplete="current-password")
-        new = st.text_input("New password", type="password", autocomplete="new-password")
-        confirm = st.text_input("New password again", type="password", autocomplete="new-password")
-        if st.form_submit_button("Change password", icon=":material/key:"):
-            try:
-                actions.change_password(ctx, current=current, new=new, confirm=confirm)
-            except InvalidInput as problem:
-                st.error(str(problem))
-            else:
-                st.success("Password changed. Use the new one next time you sign in.")
+with account, st.form("change_password_form", clear_on_submit=True):
+    st.markdown("**Change your password**")
+    current = st.text_input("Current password", type="password", autocomplete="current-password")
+    new = st.text_input("New password", type="password", autocomplete="new-password")
+    confirm = st.text_input("New password again", type="password", autocomplete="new-password")
+    if st.form_submit_button("Change password", icon=":material/key:"):
+        try:
+            actions.change_password(ctx, current=current, new=new, confirm=confirm)
+        except InvalidInput as problem:
+            st.error(str(problem))
+        else:
+            st.success("Password changed. Use the new one next time you sign in.")
 
 with danger:
     st.markdown(

@@ -16,4 +16,8 @@ if submitted:
         st.rerun()
     st.error(outcome.message, icon=":material/lock:")
 
-st.page_link("app_pages/create_workspace.py", label="New to meterr? Create your workspace", icon=":material/add_business:")
+st.page_link(
+    "app_pages/create_workspace.py",
+    label="New to meterr? Create your workspace",
+    icon=":material/add_business:",
+)

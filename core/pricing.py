@@ -23,7 +23,11 @@ def price_per_request(
     provider_id = PROVIDER_IDS.get(provider, provider.lower())
     try:
         calculation = calc_price(
-            Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cached_tokens or None),
+            Usage(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cached_tokens or None,
+            ),
             model_ref=model,
             provider_id=provider_id,
             genai_request_timestamp=dt.datetime.combine(on, dt.time(12), dt.UTC),

@@ -55,7 +55,7 @@ def create_workspace(session: Session, *, name: str, slug: str | None = None) ->
         raise security.InvalidInput("Give the workspace a name, for example your company's.")
     base = slugify(slug or name)
     candidate, n = base, 1
-    while session.exec(select(Workspace.id).where(Workspace.slug == candidate)).first() is not None:
+    while session.execute(select(Workspace.id).where(Workspace.slug == candidate)).first() is not None:
         n += 1
         candidate = f"{base}-{n}"
     workspace = Workspace(name=name[:120], slug=candidate)
@@ -65,7 +65,7 @@ def create_workspace(session: Session, *, name: str, slug: str | None = None) ->
 
 
 def load_workspace(session: Session, *, slug: str) -> Workspace:
-    workspace = session.exec(select(Workspace).where(Workspace.slug == slug)).scalars().first()
+    workspace = session.execute(select(Workspace).where(Workspace.slug == slug)).scalars().first()
     if workspace is None:
         raise NotFound(f"There is no workspace '{slug}'. `meterr demo` creates one called 'acme-ai'.")
     return workspace
@@ -82,17 +82,15 @@ def load_workspace_by_id(session: Session, *, workspace_id: int) -> Workspace:
 
 
 def count_users(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(User)).scalar_one())
+    return int(session.execute(select(func.count()).select_from(User)).scalar_one())
 
 
 def load_user(session: Session, *, username: str) -> User | None:
     name = security.normalise_username(username)
-    return session.exec(select(User).where(User.username == name)).scalars().first()
+    return session.execute(select(User).where(User.username == name)).scalars().first()
 
 
-def create_user(
-    session: Session, *, username: str, email: str, name: str, password: str, rounds: int = 12
-) -> User:
+def create_user(session: Session, *, username: str, email: str, name: str, password: str, rounds: int = 12) -> User:
     """A new user after checking every field; raises InvalidInput with a plain-English reason."""
     username = security.check_username(username)
     email = security.check_email(email)
@@ -136,9 +134,13 @@ def save_sign_in_attempt(
 def add_member(session: Session, *, workspace_id: int, user_id: int, role: str) -> Membership:
     if role not in ROLES:
         raise security.InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
-    existing = session.exec(
-        select(Membership).where(Membership.workspace_id == workspace_id, Membership.user_id == user_id)
-    ).scalars().first()
+    existing = (
+        session.execute(
+            select(Membership).where(Membership.workspace_id == workspace_id, Membership.user_id == user_id)
+        )
+        .scalars()
+        .first()
+    )
     if existing is not None:
         existing.role = role
         session.add(existing)
@@ -159,7 +161,7 @@ class MemberRow:
 
 
 def load_members(session: Session, *, workspace_id: int) -> list[MemberRow]:
-    rows = session.exec(
+    rows = session.execute(
         select(User.id, User.username, User.name, User.email, Membership.role)
         .join(Membership, col(Membership.user_id) == User.id)
         .where(Membership.workspace_id == workspace_id)
@@ -170,7 +172,7 @@ def load_members(session: Session, *, workspace_id: int) -> list[MemberRow]:
 
 def load_memberships(session: Session, *, user_id: int) -> list[tuple[Workspace, str]]:
     """The workspaces a user belongs to, with their role in each, oldest first."""
-    rows = session.exec(
+    rows = session.execute(
         select(Workspace, Membership.role)
         .join(Membership, col(Membership.workspace_id) == Workspace.id)
         .where(Membership.user_id == user_id)
@@ -180,7 +182,7 @@ def load_memberships(session: Session, *, user_id: int) -> list[tuple[Workspace,
 
 
 def load_role(session: Session, *, workspace_id: int, user_id: int) -> str | None:
-    return session.exec(
+    return session.execute(
         select(Membership.role).where(Membership.workspace_id == workspace_id, Membership.user_id == user_id)
     ).scalar_one_or_none()
 
@@ -191,31 +193,24 @@ def remove_member(session: Session, *, workspace_id: int, user_id: int) -> None:
     if role is None:
         raise NotFound("That person is not a member of this workspace.")
     if role == "owner":
-        owners = session.exec(
+        owners = session.execute(
             select(func.count())
             .select_from(Membership)
             .where(Membership.workspace_id == workspace_id, Membership.role == "owner")
         ).scalar_one()
         if owners <= 1:
             raise security.InvalidInput("A workspace needs an owner: make someone else owner first.")
-    session.exec(
-        delete(Membership).where(Membership.workspace_id == workspace_id, Membership.user_id == user_id)
-    )
+    session.execute(delete(Membership).where(Membership.workspace_id == workspace_id, Membership.user_id == user_id))
 
 
-def save_audit(
-    session: Session, *, workspace_id: int | None, user_id: int | None, action: str, **detail: Any
-) -> None:
+def save_audit(session: Session, *, workspace_id: int | None, user_id: int | None, action: str, **detail: Any) -> None:
     session.add(AuditLog(workspace_id=workspace_id, user_id=user_id, action=action, detail=detail))
 
 
 def load_audit(session: Session, *, workspace_id: int, limit: int = 50) -> list[AuditLog]:
     return list(
-        session.exec(
-            select(AuditLog)
-            .where(AuditLog.workspace_id == workspace_id)
-            .order_by(col(AuditLog.id).desc())
-            .limit(limit)
+        session.execute(
+            select(AuditLog).where(AuditLog.workspace_id == workspace_id).order_by(col(AuditLog.id).desc()).limit(limit)
         ).scalars()
     )
 
@@ -252,16 +247,18 @@ def upsert_charges(
     """
     result = UpsertResult()
     connection = session.connection()
+    # Only our own constant column names and driver placeholders are interpolated; values are bound.
     insert_sql = (
-        f"INSERT INTO charge ({', '.join(CHARGE_COLUMNS)}) "
-        f"VALUES ({_placeholders(session, len(CHARGE_COLUMNS))})"
+        f"INSERT INTO charge ({', '.join(CHARGE_COLUMNS)}) VALUES ({_placeholders(session, len(CHARGE_COLUMNS))})"  # noqa: S608
     )
     update_columns = [c for c in CHARGE_COLUMNS if c not in ("workspace_id", "source_key")]
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         keys = [r["source_key"] for r in chunk]
         existing: dict[str, tuple[Any, ...]] = {}
-        if session.exec(select(func.count()).select_from(Charge).where(Charge.workspace_id == workspace_id).limit(1)).scalar_one():
+        if session.execute(
+            select(func.count()).select_from(Charge).where(Charge.workspace_id == workspace_id).limit(1)
+        ).scalar_one():
             for existing_row in connection.execute(
                 select(*[getattr(Charge, c) for c in CHARGE_COLUMNS]).where(
                     Charge.workspace_id == workspace_id, col(Charge.source_key).in_(keys)
@@ -317,8 +314,8 @@ def _as_params(row: Mapping[str, Any]) -> tuple[Any, ...]:
 def refresh_rollup(session: Session, *, workspace_id: int, first_day: dt.date, last_day: dt.date) -> None:
     """Recompute the daily rollup for a range of days from the charges, and mark cached views stale."""
     # Lock the workspace row first so two writers on PostgreSQL cannot interleave delete and insert.
-    session.exec(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
-    session.exec(
+    session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+    session.execute(
         delete(SpendRollup).where(
             SpendRollup.workspace_id == workspace_id,
             col(SpendRollup.day) >= first_day,
@@ -340,11 +337,20 @@ def refresh_rollup(session: Session, *, workspace_id: int, first_day: dt.date, l
         .where(Charge.workspace_id == workspace_id, col(Charge.day) >= first_day, col(Charge.day) <= last_day)
         .group_by(Charge.workspace_id, Charge.day, *dims)
     )
-    target = ["workspace_id", "day", *DIMENSIONS, "amount_micros", "input_tokens", "output_tokens", "requests", "charges"]
+    target = [
+        "workspace_id",
+        "day",
+        *DIMENSIONS,
+        "amount_micros",
+        "input_tokens",
+        "output_tokens",
+        "requests",
+        "charges",
+    ]
     from sqlalchemy import insert
 
-    session.exec(insert(SpendRollup).from_select(target, summed))
-    session.exec(
+    session.execute(insert(SpendRollup).from_select(target, summed))
+    session.execute(
         update(Workspace).where(col(Workspace.id) == workspace_id).values(data_version=Workspace.data_version + 1)
     )
 
@@ -356,7 +362,9 @@ def create_import(session: Session, *, workspace_id: int, source: str, filename:
     return batch
 
 
-def finish_import(session: Session, *, batch: ImportBatch, result: UpsertResult, rows_read: int, total_micros: int) -> None:
+def finish_import(
+    session: Session, *, batch: ImportBatch, result: UpsertResult, rows_read: int, total_micros: int
+) -> None:
     batch.status = "done"
     batch.rows_read = rows_read
     batch.charges_written = result.written + result.revised
@@ -382,7 +390,12 @@ ROLLUP_COLUMNS = ("day", *DIMENSIONS, "amount_micros", "input_tokens", "output_t
 
 
 def load_daily_spend(
-    session: Session, *, workspace_id: int, start: dt.date, end: dt.date, spend_filter: SpendFilter = SpendFilter()
+    session: Session,
+    *,
+    workspace_id: int,
+    start: dt.date,
+    end: dt.date,
+    spend_filter: SpendFilter = SpendFilter(),
 ) -> pd.DataFrame:
     """Rollup rows (day × provider × model × department × project × customer) for [start, end]."""
     query = select(*[getattr(SpendRollup, c) for c in ROLLUP_COLUMNS]).where(
@@ -415,10 +428,12 @@ class FilterOptions:
 def load_filter_options(session: Session, *, workspace_id: int) -> FilterOptions:
     def distinct(column: Any) -> tuple[str, ...]:
         return tuple(
-            session.exec(select(column).where(SpendRollup.workspace_id == workspace_id).distinct().order_by(column)).scalars()
+            session.execute(
+                select(column).where(SpendRollup.workspace_id == workspace_id).distinct().order_by(column)
+            ).scalars()
         )
 
-    first, last = session.exec(
+    first, last = session.execute(
         select(func.min(SpendRollup.day), func.max(SpendRollup.day)).where(SpendRollup.workspace_id == workspace_id)
     ).one()
     return FilterOptions(
@@ -447,13 +462,16 @@ class WorkspaceSummary:
 
 def load_workspace_summary(session: Session, *, workspace_id: int) -> WorkspaceSummary:
     """Exact totals straight from the charge table (not the rollup), for the CLI and checks."""
-    total, count, first, last = session.exec(
+    total, count, first, last = session.execute(
         select(
-            func.coalesce(func.sum(Charge.amount_micros), 0), func.count(), func.min(Charge.day), func.max(Charge.day)
+            func.coalesce(func.sum(Charge.amount_micros), 0),
+            func.count(),
+            func.min(Charge.day),
+            func.max(Charge.day),
         ).where(Charge.workspace_id == workspace_id)
     ).one()
-    by_provider = dict(
-        session.exec(
+    by_provider: dict[str, int] = dict(
+        session.execute(
             select(Charge.provider, func.sum(Charge.amount_micros))
             .where(Charge.workspace_id == workspace_id)
             .group_by(Charge.provider)
@@ -470,15 +488,18 @@ def load_workspace_summary(session: Session, *, workspace_id: int) -> WorkspaceS
 
 
 def has_charges(session: Session, *, workspace_id: int) -> bool:
-    return session.exec(select(SpendRollup.id).where(SpendRollup.workspace_id == workspace_id).limit(1)).first() is not None
+    return (
+        session.execute(select(SpendRollup.id).where(SpendRollup.workspace_id == workspace_id).limit(1)).first()
+        is not None
+    )
 
 
 def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int | None) -> int:
     """Delete every charge, rollup, import and connection of a workspace; returns charges deleted. Audited."""
-    deleted = session.exec(delete(Charge).where(col(Charge.workspace_id) == workspace_id)).rowcount
+    deleted = session.execute(delete(Charge).where(col(Charge.workspace_id) == workspace_id)).rowcount
     for table in (SpendRollup, ImportBatch, Connection):
-        session.exec(delete(table).where(col(table.workspace_id) == workspace_id))
-    session.exec(
+        session.execute(delete(table).where(col(table.workspace_id) == workspace_id))
+    session.execute(
         update(Workspace).where(col(Workspace.id) == workspace_id).values(data_version=Workspace.data_version + 1)
     )
     save_audit(session, workspace_id=workspace_id, user_id=user_id, action="workspace.data_deleted", charges=deleted)
@@ -486,4 +507,4 @@ def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int |
 
 
 def iter_users(session: Session) -> Iterable[User]:
-    return session.exec(select(User)).scalars()
+    return session.execute(select(User)).scalars()

@@ -23,9 +23,7 @@ def hash_password(password: str, *, rounds: int = 12) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     try:
-        return bcrypt.checkpw(password.encode(), (password_hash or _DUMMY_HASH).encode()) and bool(
-            password_hash
-        )
+        return bcrypt.checkpw(password.encode(), (password_hash or _DUMMY_HASH).encode()) and bool(password_hash)
     except ValueError:
         return False
 

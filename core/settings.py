@@ -63,9 +63,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_
         env.get("DATABASE_URL") or file_secrets.get("database_url") or f"sqlite:///{data_dir / 'meterr.db'}"
     )
     cookie_key = str(
-        env.get("METERR_COOKIE_KEY")
-        or file_secrets.get("cookie_key")
-        or load_or_create_key(data_dir / ".cookie_key")
+        env.get("METERR_COOKIE_KEY") or file_secrets.get("cookie_key") or load_or_create_key(data_dir / ".cookie_key")
     )
     return Settings(
         database_url=database_url,

@@ -29,7 +29,9 @@ def cumulative_line(frame: pd.DataFrame) -> go.Figure:
         title="Cumulative spend: this month vs last",
     )
     figure.update_traces(hovertemplate="Day %{x}: $%{y:,.2f}<extra>%{fullData.name}</extra>")
-    figure.update_layout(yaxis_tickprefix="$", yaxis_tickformat=",.0f", legend={"orientation": "h", "y": -0.2}, **_LAYOUT)
+    figure.update_layout(
+        yaxis_tickprefix="$", yaxis_tickformat=",.0f", legend={"orientation": "h", "y": -0.2}, **_LAYOUT
+    )
     return figure
 
 

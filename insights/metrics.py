@@ -154,7 +154,9 @@ def compute_drilldown(rows: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
     """Spend and usage grouped by the chosen columns, largest first, for the table and CSV."""
     if rows.empty:
         return pd.DataFrame(columns=[*by, "micros", "input_tokens", "output_tokens", "requests"])
-    grouped = rows.groupby(list(by), as_index=False)[["amount_micros", "input_tokens", "output_tokens", "requests"]].sum()
+    grouped = rows.groupby(list(by), as_index=False)[
+        ["amount_micros", "input_tokens", "output_tokens", "requests"]
+    ].sum()
     grouped = grouped.rename(columns={"amount_micros": "micros"}).sort_values(
         ["micros", *by], ascending=[False, *[True] * len(by)], kind="stable"
     )

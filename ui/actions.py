@@ -14,12 +14,23 @@ def create_account(*, name: str, username: str, email: str, password: str, confi
         raise security.InvalidInput("The two passwords differ; type the same password twice.")
     with open_session() as session:
         user = queries.create_user(
-            session, username=username, email=email, name=name, password=password, rounds=get_settings().bcrypt_rounds
+            session,
+            username=username,
+            email=email,
+            name=name,
+            password=password,
+            rounds=get_settings().bcrypt_rounds,
         )
         workspace = queries.create_workspace(session, name=workspace_name)
         assert workspace.id is not None and user.id is not None
         queries.add_member(session, workspace_id=workspace.id, user_id=user.id, role="owner")
-        queries.save_audit(session, workspace_id=workspace.id, user_id=user.id, action="workspace.created", name=workspace.name)
+        queries.save_audit(
+            session,
+            workspace_id=workspace.id,
+            user_id=user.id,
+            action="workspace.created",
+            name=workspace.name,
+        )
     return user
 
 
@@ -27,9 +38,7 @@ def load_demo_data(context: Context) -> demo.DemoResult:
     require_role(context, "admin")
     with open_session() as session:
         result = demo.load_demo(session, workspace_id=context.workspace_id, today=context.today())
-        queries.save_audit(
-            session, workspace_id=context.workspace_id, user_id=context.user_id, action="demo.requested"
-        )
+        queries.save_audit(session, workspace_id=context.workspace_id, user_id=context.user_id, action="demo.requested")
     return result
 
 
@@ -42,13 +51,22 @@ def add_member(context: Context, *, username: str, name: str, email: str, passwo
         user = queries.load_user(session, username=username)
         if user is None:
             user = queries.create_user(
-                session, username=username, email=email, name=name, password=password, rounds=get_settings().bcrypt_rounds
+                session,
+                username=username,
+                email=email,
+                name=name,
+                password=password,
+                rounds=get_settings().bcrypt_rounds,
             )
         assert user.id is not None
         queries.add_member(session, workspace_id=context.workspace_id, user_id=user.id, role=role)
         queries.save_audit(
-            session, workspace_id=context.workspace_id, user_id=context.user_id, action="member.added",
-            username=user.username, role=role,
+            session,
+            workspace_id=context.workspace_id,
+            user_id=context.user_id,
+            action="member.added",
+            username=user.username,
+            role=role,
         )
 
 
@@ -60,7 +78,11 @@ def remove_member(context: Context, *, user_id: int) -> None:
             raise security.InvalidInput("Only an owner can remove another owner.")
         queries.remove_member(session, workspace_id=context.workspace_id, user_id=user_id)
         queries.save_audit(
-            session, workspace_id=context.workspace_id, user_id=context.user_id, action="member.removed", member_id=user_id
+            session,
+            workspace_id=context.workspace_id,
+            user_id=context.user_id,
+            action="member.removed",
+            member_id=user_id,
         )
 
 

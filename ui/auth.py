@@ -61,7 +61,9 @@ def _credentials(usernames: set[str]) -> dict[str, Any]:
 
 def authenticator() -> stauth.Authenticate:
     """Build this run's authenticator and restore a session from the cookie; call once per run, first."""
-    wanted = {security.normalise_username(n) for n in (_cookie_username(), st.session_state.get(SIGNIN_USERNAME_KEY)) if n}
+    wanted = {
+        security.normalise_username(n) for n in (_cookie_username(), st.session_state.get(SIGNIN_USERNAME_KEY)) if n
+    }
     settings = get_settings()
     auth = stauth.Authenticate(
         _credentials(wanted),
@@ -102,7 +104,12 @@ def sign_in(username: str, password: str) -> SignInOutcome:
                 attempts=settings.lockout_attempts,
                 lock_seconds=settings.lockout_seconds,
             )
-            queries.save_audit(session, workspace_id=None, user_id=user.id, action="user.sign_in" if ok else "user.sign_in_failed")
+            queries.save_audit(
+                session,
+                workspace_id=None,
+                user_id=user.id,
+                action="user.sign_in" if ok else "user.sign_in_failed",
+            )
             if not ok and security.is_locked(user.locked_until, now):
                 return SignInOutcome(False, _locked_message(user, now))
     if not ok:
@@ -124,7 +131,12 @@ def start_session_for(user: User) -> None:
     """Sign in a user we just created (no password check needed) and set the cookie."""
     auth: stauth.Authenticate = st.session_state[_AUTH_KEY]
     st.session_state.update(
-        authentication_status=True, username=user.username, name=user.name, email=user.email, roles=[], logout=None
+        authentication_status=True,
+        username=user.username,
+        name=user.name,
+        email=user.email,
+        roles=[],
+        logout=None,
     )
     auth.cookie_controller.set_cookie()
 

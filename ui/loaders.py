@@ -13,7 +13,12 @@ from ui.db import get_settings, open_session
 
 @st.cache_data(ttl=900, max_entries=64, show_spinner=False)
 def _daily_spend(
-    url: str, workspace_id: int, data_version: int, start: dt.date, end: dt.date, spend_filter: queries.SpendFilter
+    url: str,
+    workspace_id: int,
+    data_version: int,
+    start: dt.date,
+    end: dt.date,
+    spend_filter: queries.SpendFilter,
 ) -> pd.DataFrame:
     with open_session() as session:
         return queries.load_daily_spend(

@@ -23,13 +23,17 @@ def render_kpi_row(summary: SpendSummary) -> None:
         border=True,
     )
     second.metric(
-        "Last month", format_usd_short(summary.last_month_micros), help=f"Exactly {format_usd(summary.last_month_micros)}.",
+        "Last month",
+        format_usd_short(summary.last_month_micros),
+        help=f"Exactly {format_usd(summary.last_month_micros)}.",
         border=True,
     )
     third.metric(
         "Month-end projection",
         format_usd_short(summary.projection_micros),
-        delta=format_percent(summary.projection_change) + " vs last month" if summary.projection_change is not None else None,
+        delta=format_percent(summary.projection_change) + " vs last month"
+        if summary.projection_change is not None
+        else None,
         delta_color="inverse",
         help="Spend so far plus the daily average so far for each remaining day "
         f"({summary.days_in_month - summary.days_elapsed} left). Exactly {format_usd(summary.projection_micros)}.",
@@ -37,7 +41,10 @@ def render_kpi_row(summary: SpendSummary) -> None:
     )
     daily = summary.this_month_micros // max(summary.days_elapsed, 1)
     fourth.metric(
-        "Daily average", format_usd_short(daily), help=f"This month so far: exactly {format_usd(daily)} a day.", border=True
+        "Daily average",
+        format_usd_short(daily),
+        help=f"This month so far: exactly {format_usd(daily)} a day.",
+        border=True,
     )
 
 
@@ -49,18 +56,29 @@ def render_filters(options: FilterOptions, *, today: dt.date) -> tuple[dt.date, 
     last = max(options.last_day or today, today)
     default_start = max(first, last - dt.timedelta(days=364))
     picked = sidebar.date_input(
-        "Date range", value=(default_start, last), min_value=first, max_value=last, key="filter_dates",
+        "Date range",
+        value=(default_start, last),
+        min_value=first,
+        max_value=last,
+        key="filter_dates",
         format="YYYY-MM-DD",
     )
     start, end = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (default_start, last)
     label = {"": "Unallocated"}
     providers = sidebar.multiselect("Provider", options.providers, key="filter_providers", placeholder="All providers")
     departments = sidebar.multiselect(
-        "Department", options.departments, key="filter_departments", placeholder="All departments",
+        "Department",
+        options.departments,
+        key="filter_departments",
+        placeholder="All departments",
         format_func=lambda v: label.get(v, v),
     )
     projects = sidebar.multiselect(
-        "Project", options.projects, key="filter_projects", placeholder="All projects", format_func=lambda v: label.get(v, v)
+        "Project",
+        options.projects,
+        key="filter_projects",
+        placeholder="All projects",
+        format_func=lambda v: label.get(v, v),
     )
     return start, end, SpendFilter(tuple(providers), tuple(departments), tuple(projects))
 
@@ -72,6 +90,10 @@ def render_empty_state(*, can_edit: bool) -> None:
         icon=":material/insights:",
     )
     if can_edit:
-        st.page_link("app_pages/get_started.py", label="Get started: demo data or connect your data", icon=":material/rocket_launch:")
+        st.page_link(
+            "app_pages/get_started.py",
+            label="Get started: demo data or connect your data",
+            icon=":material/rocket_launch:",
+        )
     else:
         st.caption("Ask a workspace owner or admin to connect data.")

@@ -1,0 +1,107 @@
+"""The `meterr` command, run in-process through its main() with real databases."""
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import cli
+from core import demo
+from tests.conftest import PASSWORD, TODAY
+
+
+@pytest.fixture(autouse=True)
+def _env(app_env: Path) -> None:
+    pass
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_demo_then_summary_json_is_exact(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "demo", "--today", TODAY.isoformat())
+    assert code == 0 and "acme-ai" in out
+    code, out, _ = run(capsys, "summary", "--workspace", "acme-ai", "--json")
+    assert code == 0
+    body = json.loads(out)
+    rows = demo.build_demo_charges(TODAY)
+    total = sum(r["amount_micros"] for r in rows)
+    assert body["total_usd"] == f"{Decimal(total) / 1_000_000:.6f}"
+    assert body["charges"] == len(rows)
+    assert body["first_day"] == "2025-11-01" and body["last_day"] == TODAY.isoformat()
+    assert set(body["by_provider"]) == {"AWS Bedrock", "Anthropic", "Google", "OpenAI"}
+    assert sum(Decimal(v) for v in body["by_provider"].values()) == Decimal(body["total_usd"])
+
+    code, out, _ = run(capsys, "demo", "--today", TODAY.isoformat())
+    assert code == 0 and "nothing changed" in out
+
+
+def test_user_add_reads_the_password_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code, out, _ = run(
+        capsys, "user", "add", "cfo", "--email", "cfo@acme.com", "--workspace", "acme-ai", "--role", "viewer"
+    )
+    assert code == 0 and "cfo" in out and "viewer" in out
+    from core import queries, security
+    from core.db import session_scope
+    from tests.conftest import app_engine
+
+    with session_scope(app_engine()) as session:
+        user = queries.load_user(session, username="cfo")
+        assert user is not None and security.verify_password(PASSWORD, user.password_hash)
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["summary", "--workspace", "nope", "--json"], "", "no workspace 'nope'"),
+        (["user", "add", "xena", "--email", "x@y.co", "--workspace", "acme-ai"], "weak\n", "password needs"),
+        (
+            ["user", "add", "bad name", "--email", "x@y.co", "--workspace", "acme-ai"],
+            PASSWORD + "\n",
+            "Usernames are",
+        ),
+        (
+            ["user", "add", "xena", "--email", "not-an-email", "--workspace", "acme-ai"],
+            PASSWORD + "\n",
+            "email address",
+        ),
+    ],
+    ids=["unknown-workspace", "weak-password", "bad-username", "bad-email"],
+)
+def test_errors_are_one_clear_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    stdin: str,
+    message: str,
+) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("meterr: ") and message in err
+
+
+def test_db_upgrade(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "0001" in out
+
+
+def test_console_script_is_installed() -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    meterr = shutil.which("meterr", path=str(Path(sys.executable).parent))
+    assert meterr, "the meterr console script is not installed in this environment"
+    result = subprocess.run([meterr, "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "summary" in result.stdout

@@ -1,0 +1,86 @@
+import datetime as dt
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+from genai_prices import Usage, calc_price
+from sqlalchemy import Engine
+
+from core import demo, queries
+from core.db import session_scope
+from core.money import to_micros
+from tests.conftest import TODAY, load_demo
+
+
+def test_demo_is_deterministic_and_covers_the_story() -> None:
+    rows = demo.build_demo_charges(TODAY)
+    assert rows == demo.build_demo_charges(TODAY)
+    assert {r["provider"] for r in rows} == {"OpenAI", "Anthropic", "Google", "AWS Bedrock"}
+    assert len({r["model"] for r in rows}) >= 10
+    assert {r["department"] for r in rows} == set(demo.DEPARTMENTS)
+    assert len({r["project"] for r in rows}) == 8
+    assert {r["customer"] for r in rows} - {""} == set(demo.CUSTOMERS)
+    days = sorted({r["day"] for r in rows})
+    assert days[0] == dt.date(2025, 11, 1) and days[-1] == TODAY
+    assert len(days) == (TODAY - dt.date(2025, 11, 1)).days + 1
+    assert len({r["source_key"] for r in rows}) == len(rows)
+
+
+def test_each_charge_is_priced_at_the_list_price_of_its_day() -> None:
+    rows = demo.build_demo_charges(TODAY)
+    providers = {"OpenAI": "openai", "Anthropic": "anthropic", "Google": "google", "AWS Bedrock": "aws"}
+    for row in rows[:: max(1, len(rows) // 200)]:  # ~200 rows across the year, every provider
+        requests = row["requests"]
+        per_request = calc_price(
+            Usage(
+                input_tokens=row["input_tokens"] // requests,
+                output_tokens=row["output_tokens"] // requests,
+                cache_read_tokens=(row["cached_tokens"] // requests) or None,
+            ),
+            model_ref=row["model"],
+            provider_id=providers[row["provider"]],
+            genai_request_timestamp=dt.datetime.combine(row["day"], dt.time(12), dt.UTC),
+        ).total_price
+        assert row["amount_micros"] == to_micros(Decimal(per_request) * requests), row["source_key"]
+        assert Decimal(row["original_amount"]) == Decimal(per_request) * requests
+
+
+def test_spike_migration_and_weekday_rhythm() -> None:
+    rows = demo.build_demo_charges(TODAY)
+    calendar = demo.DemoCalendar(TODAY)
+    opus = defaultdict(int)
+    for r in rows:
+        if r["model"] == "claude-opus-4-1":
+            opus[r["day"]] += r["amount_micros"]
+    assert max(opus, key=opus.__getitem__) == calendar.spike_day
+    mini_days = {r["day"] for r in rows if r["model"] == "gpt-4o-mini"}
+    assert min(mini_days) == calendar.migration_day
+    by_weekday: Counter[int] = Counter()
+    for r in rows:
+        by_weekday[r["day"].weekday()] += r["amount_micros"]
+    assert min(by_weekday[d] for d in range(5)) > max(by_weekday[5], by_weekday[6])
+    first_month = sum(r["amount_micros"] for r in rows if r["day"].month == 12 and r["day"].year == 2025)
+    late_month = sum(r["amount_micros"] for r in rows if r["day"].month == 10 and r["day"].year == 2026)
+    assert late_month > first_month  # growth
+
+
+def test_loading_the_demo_twice_changes_nothing(engine: Engine, workspace_id: int) -> None:
+    rows = demo.build_demo_charges(TODAY)
+    expected_total = sum(r["amount_micros"] for r in rows)
+    first = load_demo(engine, workspace_id)
+    assert (first.charges_written, first.total_micros) == (len(rows), expected_total)
+    second = load_demo(engine, workspace_id)
+    assert second.charges_written == 0
+    with session_scope(engine) as session:
+        summary = queries.load_workspace_summary(session, workspace_id=workspace_id)
+    assert summary.total_micros == expected_total and summary.charges == len(rows)
+    by_provider: Counter[str] = Counter()
+    for r in rows:
+        by_provider[r["provider"]] += r["amount_micros"]
+    assert summary.by_provider == dict(by_provider)
+
+
+def test_create_demo_workspace_by_slug(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        result = demo.create_demo_workspace(session, today=TODAY)
+        assert result.slug == "acme-ai"
+        assert queries.load_workspace(session, slug="acme-ai").name == "Acme AI"

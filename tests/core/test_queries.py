@@ -1,0 +1,166 @@
+"""Queries against a real database: SQLite always, PostgreSQL when reachable (mandatory in CI)."""
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from core import queries, security
+from core.db import migration_status, session_scope
+from core.models import AuditLog, Charge, SpendRollup, User
+
+D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
+
+
+def charge(key: str, day: dt.date, micros: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "source_key": key, "day": day, "provider": "OpenAI", "model": "gpt-4o", "amount_micros": micros,
+        "original_amount": str(micros / 1_000_000), **extra,
+    }  # fmt: skip
+
+
+def test_migrations_are_current(engine: Engine) -> None:
+    status = migration_status(engine)
+    assert status.reachable and status.up_to_date and status.current == status.head == "0001"
+
+
+def test_upsert_is_idempotent_and_revises(engine: Engine, session: Session, workspace_id: int) -> None:
+    rows = [charge("a", D1, 1_500_000, department="Sales"), charge("b", D2, 2_250_001), charge("c", D2, 3)]
+    first = queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
+    assert (first.written, first.duplicates, first.revised) == (3, 0, 0)
+    assert (first.first_day, first.last_day) == (D1, D2)
+
+    again = queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
+    assert (again.written, again.duplicates, again.revised) == (0, 3, 0)
+
+    revised = queries.upsert_charges(session, workspace_id=workspace_id, rows=[charge("b", D2, 2_000_000)])
+    assert (revised.written, revised.duplicates, revised.revised) == (0, 0, 1)
+
+    summary = queries.load_workspace_summary(session, workspace_id=workspace_id)
+    assert summary.total_micros == 1_500_000 + 2_000_000 + 3
+    assert summary.charges == 3
+    assert summary.by_provider == {"OpenAI": 3_500_003}
+    rollup_total = session.exec(
+        select(func.sum(SpendRollup.amount_micros)).where(SpendRollup.workspace_id == workspace_id)
+    ).scalar_one()
+    assert rollup_total == summary.total_micros
+
+
+def test_rollup_matches_charges_per_day_and_dimension(session: Session, workspace_id: int) -> None:
+    rows = [
+        charge("1", D1, 100, department="Sales", project="p1"),
+        charge("2", D1, 200, department="Sales", project="p1", line_item="output"),  # same rollup cell as "1"
+        charge("3", D1, 400, department="Marketing", project="p2", provider="Anthropic", model="claude-haiku-4-5"),
+        charge("4", D2, 800, department="Sales", project="p1"),
+    ]
+    queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
+    frame = queries.load_daily_spend(session, workspace_id=workspace_id, start=D1, end=D2)
+    cells = {(r.day.date(), r.provider, r.department): r.amount_micros for r in frame.itertuples()}
+    assert cells == {
+        (D1, "OpenAI", "Sales"): 300,
+        (D1, "Anthropic", "Marketing"): 400,
+        (D2, "OpenAI", "Sales"): 800,
+    }
+
+    only_sales = queries.load_daily_spend(
+        session,
+        workspace_id=workspace_id,
+        start=D1,
+        end=D2,
+        spend_filter=queries.SpendFilter(departments=("Sales",)),
+    )
+    assert int(only_sales["amount_micros"].sum()) == 1100
+    only_d2 = queries.load_daily_spend(session, workspace_id=workspace_id, start=D2, end=D2)
+    assert int(only_d2["amount_micros"].sum()) == 800
+
+    options = queries.load_filter_options(session, workspace_id=workspace_id)
+    assert options.providers == ("Anthropic", "OpenAI")
+    assert options.departments == ("Marketing", "Sales")
+    assert (options.first_day, options.last_day) == (D1, D2)
+
+
+def test_workspaces_are_isolated(session: Session) -> None:
+    one = queries.create_workspace(session, name="One")
+    two = queries.create_workspace(session, name="Two")
+    assert one.id and two.id
+    queries.upsert_charges(session, workspace_id=one.id, rows=[charge("same-key", D1, 10)])
+    queries.upsert_charges(session, workspace_id=two.id, rows=[charge("same-key", D1, 99)])
+    assert queries.load_workspace_summary(session, workspace_id=one.id).total_micros == 10
+    assert queries.load_workspace_summary(session, workspace_id=two.id).total_micros == 99
+    frame = queries.load_daily_spend(session, workspace_id=one.id, start=D1, end=D1)
+    assert frame["amount_micros"].tolist() == [10]
+
+    deleted = queries.delete_workspace_data(session, workspace_id=one.id, user_id=None)
+    assert deleted == 1
+    assert queries.load_workspace_summary(session, workspace_id=one.id).charges == 0
+    assert queries.load_workspace_summary(session, workspace_id=two.id).total_micros == 99
+    assert not queries.has_charges(session, workspace_id=one.id)
+    actions = [a.action for a in session.exec(select(AuditLog).where(AuditLog.workspace_id == one.id)).scalars()]
+    assert actions == ["workspace.data_deleted"]
+
+
+def test_a_failed_import_writes_nothing(engine: Engine, workspace_id: int) -> None:
+    rows = [charge("x", D1, 1), charge("x", D2, 2)]
+    with pytest.raises(security.InvalidInput, match="appears twice"), session_scope(engine) as session:
+        queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(Charge)).scalar_one() == 0
+
+
+def test_slugs_are_unique(session: Session) -> None:
+    assert queries.create_workspace(session, name="Acme, Inc.").slug == "acme-inc"
+    assert queries.create_workspace(session, name="ACME inc").slug == "acme-inc-2"
+    with pytest.raises(security.InvalidInput):
+        queries.create_workspace(session, name="   ")
+
+
+def test_users_members_and_roles(session: Session, workspace_id: int) -> None:
+    ada = queries.create_user(
+        session, username="Ada", email="ada@example.com", name="Ada", password="Sup3rSecret", rounds=4
+    )
+    bob = queries.create_user(
+        session, username="bob", email="bob@example.com", name="Bob", password="Sup3rSecret", rounds=4
+    )
+    assert ada.username == "ada" and ada.password_hash != "Sup3rSecret"
+    with pytest.raises(security.InvalidInput, match="taken"):
+        queries.create_user(session, username="ADA", email="a@b.co", name="A", password="Sup3rSecret", rounds=4)
+    assert ada.id and bob.id
+    queries.add_member(session, workspace_id=workspace_id, user_id=ada.id, role="owner")
+    queries.add_member(session, workspace_id=workspace_id, user_id=bob.id, role="viewer")
+    assert [(m.username, m.role) for m in queries.load_members(session, workspace_id=workspace_id)] == [
+        ("ada", "owner"),
+        ("bob", "viewer"),
+    ]
+    with pytest.raises(security.InvalidInput, match="needs an owner"):
+        queries.remove_member(session, workspace_id=workspace_id, user_id=ada.id)
+    queries.add_member(session, workspace_id=workspace_id, user_id=bob.id, role="admin")  # role change, not a copy
+    assert queries.load_role(session, workspace_id=workspace_id, user_id=bob.id) == "admin"
+    queries.remove_member(session, workspace_id=workspace_id, user_id=bob.id)
+    assert queries.load_role(session, workspace_id=workspace_id, user_id=bob.id) is None
+    with pytest.raises(queries.NotFound):
+        queries.remove_member(session, workspace_id=workspace_id, user_id=bob.id)
+    with pytest.raises(security.InvalidInput, match="Role must be"):
+        queries.add_member(session, workspace_id=workspace_id, user_id=bob.id, role="god")
+
+
+def test_sign_in_attempts_lock_and_unlock(engine: Engine) -> None:
+    now = dt.datetime(2026, 11, 21, 9, 30, tzinfo=dt.UTC)
+    with session_scope(engine) as session:
+        queries.create_user(
+            session, username="eve", email="eve@example.com", name="Eve", password="Sup3rSecret", rounds=4
+        )
+    for _ in range(5):
+        with session_scope(engine) as session:
+            user = queries.load_user(session, username="eve")
+            assert user is not None
+            queries.save_sign_in_attempt(session, user=user, succeeded=False, now=now, attempts=5, lock_seconds=60)
+    with session_scope(engine) as session:
+        user = queries.load_user(session, username="eve")
+        assert user is not None and user.locked_until == now + dt.timedelta(seconds=60)
+        assert user.locked_until.tzinfo is not None  # aware, even from SQLite
+        queries.save_sign_in_attempt(session, user=user, succeeded=True, now=now, attempts=5, lock_seconds=60)
+    with session_scope(engine) as session:
+        user = session.exec(select(User).where(User.username == "eve")).scalars().one()
+        assert (user.failed_logins, user.locked_until) == (0, None)

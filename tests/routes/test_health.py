@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from tests.conftest import app_engine
+
+
+@pytest.fixture(scope="session")
+def server_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One app per process: Streamlit's runtime cannot be started again once it has stopped."""
+    import server
+
+    data = tmp_path_factory.mktemp("server")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("METERR_DATA_DIR", str(data))
+        patch.setenv("DATABASE_URL", f"sqlite:///{data / 'meterr.db'}")
+        with TestClient(server.app) as client:  # runs the lifespan, which applies the migrations
+            assert client.get("/api/health").json()["migrations"] == "current"
+            yield client
+
+
+@pytest.fixture
+def client(server_client: TestClient, app_env: Path) -> TestClient:
+    """The shared app, now reading this test's own fresh database (settings are read per request)."""
+    app_engine()
+    return server_client
+
+
+def test_health_reports_database_and_migrations(client: TestClient) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok", "database": "reachable", "migrations": "current", "revision": "0001", "head": "0001",
+    }  # fmt: skip
+
+
+def test_health_says_when_migrations_are_behind(client: TestClient) -> None:
+    with app_engine().begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["migrations"] == "behind" and response.json()["database"] == "reachable"
+
+
+def test_health_says_when_the_database_is_unreachable(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+def test_the_app_itself_is_served(client: TestClient) -> None:
+    assert client.get("/_stcore/health").text == "ok"
