@@ -113,7 +113,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from core.bench import run_benchmark
+    from benchmark import run_benchmark
 
     figures = run_benchmark(rows=args.rows, path=args.path)
     if args.json:

@@ -18,10 +18,11 @@ today = ctx.today()
 start, end, spend_filter = widgets.render_filters(options, today=today)
 
 with st.spinner("Adding up your spend…"):
-    recent = loaders.daily_spend(
+    recent = loaders.daily_totals(
         ctx.workspace_id, ctx.data_version, metrics.previous_month_start(today), today, spend_filter
     )
-    rows = loaders.daily_spend(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
+    daily = loaders.daily_totals(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
+    rows = loaders.spend_breakdown(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
 
 widgets.render_kpi_row(metrics.compute_summary(recent, today=today))
 st.caption(
@@ -57,7 +58,7 @@ for tab, (dimension, label) in zip(
 
 path = ("department", "project", "model")
 st.plotly_chart(charts.spend_treemap(metrics.compute_hierarchy(rows, path), path), key="treemap")
-st.plotly_chart(charts.spend_heatmap(metrics.compute_heatmap(rows)), key="heatmap")
+st.plotly_chart(charts.spend_heatmap(metrics.compute_heatmap(daily)), key="heatmap")
 
 st.subheader("Drill down")
 by = st.multiselect(

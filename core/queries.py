@@ -6,11 +6,11 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Date, cast, delete, func, insert, select, update
 from sqlmodel import Session, col
 
 from core import security
@@ -22,6 +22,8 @@ from core.models import (
     Connection,
     ImportBatch,
     Membership,
+    SpendDay,
+    SpendMonth,
     SpendRollup,
     User,
     Workspace,
@@ -225,7 +227,6 @@ class UpsertResult:
     revised: int = 0
     first_day: dt.date | None = None
     last_day: dt.date | None = None
-    days: set[dt.date] = field(default_factory=set)
 
 
 def _placeholders(session: Session, count: int) -> str:
@@ -233,123 +234,180 @@ def _placeholders(session: Session, count: int) -> str:
     return ", ".join([mark] * count)
 
 
-def _comparable(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c] for c in CHARGE_COLUMNS if c not in ("workspace_id", "source_key", "import_id"))
+_EMPTY_TAGS = "{}"
+
+
+def _as_params(row: Mapping[str, Any], workspace_id: int, import_id: int | None, day_as_text: bool) -> tuple[Any, ...]:
+    """One charge as driver parameters in CHARGE_COLUMNS order; defaults for what a source does not know."""
+    get = row.get
+    tags = get("tags")
+    day = row["day"]
+    return (
+        workspace_id, row["source_key"], import_id, day.isoformat() if day_as_text else day, row["provider"],
+        get("service", ""), get("model", ""), get("line_item", ""), row["amount_micros"], row["original_amount"],
+        get("currency", "USD"), get("input_tokens", 0), get("output_tokens", 0), get("cached_tokens", 0),
+        get("requests", 0), get("api_key", ""), get("department", ""), get("project", ""), get("customer", ""),
+        get("feature", ""), json.dumps(tags, sort_keys=True) if tags else _EMPTY_TAGS,
+    )  # fmt: skip
+
+
+def _fingerprint(values: Sequence[Any]) -> tuple[Any, ...]:
+    """What makes two versions of a charge the same, whatever the driver returned the day and tags as."""
+    out = list(values[3:])  # drop workspace_id, source_key, import_id
+    out[0] = str(out[0])
+    tags = out[-1]
+    out[-1] = tags if isinstance(tags, str) else (json.dumps(tags, sort_keys=True) if tags else _EMPTY_TAGS)
+    return tuple(out)
+
+
+def _chunks(rows: Iterable[Mapping[str, Any]], size: int) -> Iterable[list[Mapping[str, Any]]]:
+    chunk: list[Mapping[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def upsert_charges(
-    session: Session, *, workspace_id: int, rows: Sequence[Mapping[str, Any]], import_id: int | None = None
+    session: Session, *, workspace_id: int, rows: Iterable[Mapping[str, Any]], import_id: int | None = None
 ) -> UpsertResult:
     """Write charges idempotently: new keys are inserted, changed ones replaced, identical ones skipped.
 
-    Rows are dicts with the Charge fields (workspace_id and import_id are filled in here). Uses the
-    driver's executemany, because ORM objects are ~30x slower for imports. Refreshes the rollup.
+    `rows` (any iterable, consumed in chunks) are dicts with the Charge fields; workspace and import are set
+    here. Uses the driver's executemany: ORM objects are ~30x slower for imports. A key seen twice in one
+    call raises InvalidInput; the caller's transaction then writes nothing. Refreshes the rollup once.
     """
     result = UpsertResult()
     connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    cursor = connection.connection.cursor()
+    columns = ", ".join(CHARGE_COLUMNS)
+    mark = "?" if sqlite else "%s"
     # Only our own constant column names and driver placeholders are interpolated; values are bound.
-    insert_sql = (
-        f"INSERT INTO charge ({', '.join(CHARGE_COLUMNS)}) VALUES ({_placeholders(session, len(CHARGE_COLUMNS))})"  # noqa: S608
-    )
-    update_columns = [c for c in CHARGE_COLUMNS if c not in ("workspace_id", "source_key")]
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        keys = [r["source_key"] for r in chunk]
-        existing: dict[str, tuple[Any, ...]] = {}
-        if session.execute(
-            select(func.count()).select_from(Charge).where(Charge.workspace_id == workspace_id).limit(1)
-        ).scalar_one():
-            for existing_row in connection.execute(
-                select(*[getattr(Charge, c) for c in CHARGE_COLUMNS]).where(
-                    Charge.workspace_id == workspace_id, col(Charge.source_key).in_(keys)
-                )
-            ).mappings():
-                existing[existing_row["source_key"]] = _comparable(existing_row)
-        fresh, revised = [], []
-        seen: set[str] = set()
-        for row in chunk:
-            key = row["source_key"]
+    insert_sql = f"INSERT INTO charge ({columns}) VALUES ({', '.join([mark] * len(CHARGE_COLUMNS))})"  # noqa: S608
+    # An empty workspace cannot hold any of these keys: skip the per-chunk lookups (the common first import).
+    empty = not session.execute(select(Charge.id).where(Charge.workspace_id == workspace_id).limit(1)).first()
+    seen: set[str] = set()
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    for chunk in _chunks(rows, _CHUNK):
+        params = [_as_params(row, workspace_id, import_id, sqlite) for row in chunk]
+        keys = [p[1] for p in params]
+        for key in keys:
             if key in seen:
                 raise security.InvalidInput(f"The charge key '{key}' appears twice in one import.")
             seen.add(key)
-            full = {**_CHARGE_DEFAULTS, **row, "workspace_id": workspace_id, "import_id": import_id}
-            if key not in existing:
-                fresh.append(full)
-            elif existing[key] != _comparable(full):
-                revised.append(full)
+        existing: dict[str, tuple[Any, ...]] = {}
+        if not empty:
+            placeholders = ", ".join([mark] * len(keys))
+            cursor.execute(
+                f"SELECT {columns} FROM charge WHERE workspace_id = {mark} AND source_key IN ({placeholders})",  # noqa: S608
+                [workspace_id, *keys],
+            )
+            existing = {values[1]: _fingerprint(values) for values in cursor.fetchall()}
+        fresh, revised, changed_days = [], [], []
+        for row, values in zip(chunk, params, strict=True):
+            old = existing.get(values[1])
+            if old is None:
+                fresh.append(values)
+            elif old != _fingerprint(values):
+                revised.append(values)
             else:
                 result.duplicates += 1
                 continue
-            result.days.add(full["day"])
+            changed_days.append(row["day"])
         if fresh:
-            connection.exec_driver_sql(insert_sql, [_as_params(r) for r in fresh])
-        for row in revised:
-            connection.execute(
-                update(Charge)
-                .where(Charge.workspace_id == workspace_id, Charge.source_key == row["source_key"])  # type: ignore[arg-type]
-                .values({c: row[c] for c in update_columns})
+            cursor.executemany(insert_sql, fresh)
+        if revised:
+            assignments = ", ".join(f"{c} = {mark}" for c in CHARGE_COLUMNS[2:])
+            cursor.executemany(
+                f"UPDATE charge SET {assignments} WHERE workspace_id = {mark} AND source_key = {mark}",  # noqa: S608
+                [(*values[2:], values[0], values[1]) for values in revised],
             )
         result.written += len(fresh)
         result.revised += len(revised)
-    if result.days:
-        result.first_day, result.last_day = min(result.days), max(result.days)
-        refresh_rollup(session, workspace_id=workspace_id, first_day=result.first_day, last_day=result.last_day)
+        if changed_days:
+            low, high = min(changed_days), max(changed_days)
+            first_day = low if first_day is None else min(first_day, low)
+            last_day = high if last_day is None else max(last_day, high)
+    result.first_day, result.last_day = first_day, last_day
+    if first_day is not None and last_day is not None:
+        refresh_rollup(session, workspace_id=workspace_id, first_day=first_day, last_day=last_day)
     return result
 
 
-_CHARGE_DEFAULTS: dict[str, Any] = {
-    "service": "", "model": "", "line_item": "", "currency": "USD", "input_tokens": 0, "output_tokens": 0,
-    "cached_tokens": 0, "requests": 0, "api_key": "", "department": "", "project": "", "customer": "",
-    "feature": "", "tags": {},
-}  # fmt: skip
-
-
-def _as_params(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        json.dumps(row["tags"], sort_keys=True) if c == "tags" else (row[c].isoformat() if c == "day" else row[c])
-        for c in CHARGE_COLUMNS
-    )
+def _month_of(column: Any, dialect: str) -> Any:
+    if dialect == "sqlite":
+        return func.date(column, "start of month")
+    return cast(func.date_trunc("month", column), Date)
 
 
 def refresh_rollup(session: Session, *, workspace_id: int, first_day: dt.date, last_day: dt.date) -> None:
-    """Recompute the daily rollup for a range of days from the charges, and mark cached views stale."""
+    """Recompute the rollups for a range of days from the charges, and mark cached views stale."""
     # Lock the workspace row first so two writers on PostgreSQL cannot interleave delete and insert.
     session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
-    session.execute(
-        delete(SpendRollup).where(
-            SpendRollup.workspace_id == workspace_id,
-            col(SpendRollup.day) >= first_day,
-            col(SpendRollup.day) <= last_day,
-        )
-    )
+    dialect = session.get_bind().dialect.name
+    in_days = (col(SpendRollup.day) >= first_day, col(SpendRollup.day) <= last_day)
+    session.execute(delete(SpendRollup).where(SpendRollup.workspace_id == workspace_id, *in_days))
     dims = [getattr(Charge, d) for d in DIMENSIONS]
-    summed = (
-        select(
-            Charge.workspace_id,
-            Charge.day,
-            *dims,
-            func.sum(Charge.amount_micros),
-            func.sum(Charge.input_tokens),
-            func.sum(Charge.output_tokens),
-            func.sum(Charge.requests),
-            func.count(),
-        )
+    measures = [
+        func.sum(Charge.amount_micros), func.sum(Charge.input_tokens), func.sum(Charge.output_tokens),
+        func.sum(Charge.requests), func.count(),
+    ]  # fmt: skip
+    measure_names = ["amount_micros", "input_tokens", "output_tokens", "requests", "charges"]
+    daily = (
+        select(Charge.workspace_id, Charge.day, _month_of(Charge.day, dialect), *dims, *measures)
         .where(Charge.workspace_id == workspace_id, col(Charge.day) >= first_day, col(Charge.day) <= last_day)
         .group_by(Charge.workspace_id, Charge.day, *dims)
     )
-    target = [
-        "workspace_id",
-        "day",
-        *DIMENSIONS,
-        "amount_micros",
-        "input_tokens",
-        "output_tokens",
-        "requests",
-        "charges",
-    ]
-    from sqlalchemy import insert
+    session.execute(
+        insert(SpendRollup).from_select(["workspace_id", "day", "month", *DIMENSIONS, *measure_names], daily)
+    )
 
-    session.execute(insert(SpendRollup).from_select(target, summed))
+    filters = [SpendRollup.provider, SpendRollup.department, SpendRollup.project]
+    session.execute(
+        delete(SpendDay).where(
+            SpendDay.workspace_id == workspace_id, col(SpendDay.day) >= first_day, col(SpendDay.day) <= last_day
+        )
+    )
+    session.execute(
+        insert(SpendDay).from_select(
+            ["workspace_id", "day", "provider", "department", "project", "amount_micros"],
+            select(SpendRollup.workspace_id, SpendRollup.day, *filters, func.sum(SpendRollup.amount_micros))
+            .where(SpendRollup.workspace_id == workspace_id, *in_days)
+            .group_by(SpendRollup.workspace_id, SpendRollup.day, *filters),
+        )
+    )
+
+    first_month, last_month = first_day.replace(day=1), last_day.replace(day=1)
+    session.execute(
+        delete(SpendMonth).where(
+            SpendMonth.workspace_id == workspace_id,
+            col(SpendMonth.month) >= first_month,
+            col(SpendMonth.month) <= last_month,
+        )
+    )
+    rollup_dims = [getattr(SpendRollup, d) for d in DIMENSIONS]
+    session.execute(
+        insert(SpendMonth).from_select(
+            ["workspace_id", "month", *DIMENSIONS, *measure_names],
+            select(
+                SpendRollup.workspace_id,
+                SpendRollup.month,
+                *rollup_dims,
+                *[func.sum(getattr(SpendRollup, m)) for m in measure_names],
+            )  # fmt: skip
+            .where(
+                SpendRollup.workspace_id == workspace_id,
+                col(SpendRollup.month) >= first_month,
+                col(SpendRollup.month) <= last_month,
+            )
+            .group_by(SpendRollup.workspace_id, SpendRollup.month, *rollup_dims),
+        )
+    )
     session.execute(
         update(Workspace).where(col(Workspace.id) == workspace_id).values(data_version=Workspace.data_version + 1)
     )
@@ -386,10 +444,43 @@ class SpendFilter:
     projects: tuple[str, ...] = ()
 
 
-ROLLUP_COLUMNS = ("day", *DIMENSIONS, "amount_micros", "input_tokens", "output_tokens", "requests")
+MEASURES = ("amount_micros", "input_tokens", "output_tokens", "requests")
 
 
-def load_daily_spend(
+def _run_raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run our own SQL through the driver's cursor: building frames from SQLAlchemy Rows costs ~5x more."""
+    cursor = session.connection().connection.cursor()
+    cursor.execute(sql, params)
+    return list(cursor.fetchall())
+
+
+def _where_filter(spend_filter: SpendFilter, mark: str) -> tuple[str, list[str]]:
+    clauses, params = [], []
+    for column, values in (
+        ("provider", spend_filter.providers),
+        ("department", spend_filter.departments),
+        ("project", spend_filter.projects),
+    ):
+        if values:
+            clauses.append(f" AND {column} IN ({', '.join([mark] * len(values))})")
+            params.extend(values)
+    return "".join(clauses), params
+
+
+def _frame(rows: list[tuple[Any, ...]], names: Sequence[str]) -> pd.DataFrame:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    frame = pd.DataFrame(dict(zip(names, columns, strict=True)))
+    for name in names:
+        if name == "day":
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601") if rows else pd.Series(dtype="datetime64[ns]")
+        elif name in MEASURES:
+            frame[name] = frame[name].astype("int64")
+        else:
+            frame[name] = frame[name].astype("str")
+    return frame
+
+
+def load_daily_totals(
     session: Session,
     *,
     workspace_id: int,
@@ -397,23 +488,68 @@ def load_daily_spend(
     end: dt.date,
     spend_filter: SpendFilter = SpendFilter(),
 ) -> pd.DataFrame:
-    """Rollup rows (day × provider × model × department × project × customer) for [start, end]."""
-    query = select(*[getattr(SpendRollup, c) for c in ROLLUP_COLUMNS]).where(
-        SpendRollup.workspace_id == workspace_id, col(SpendRollup.day) >= start, col(SpendRollup.day) <= end
+    """Spend per day in [start, end] (days without spend are absent): columns day, amount_micros."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    extra, extra_params = _where_filter(spend_filter, mark)
+    sql = (
+        f"SELECT day, SUM(amount_micros) FROM spend_day WHERE workspace_id = {mark} AND day >= {mark} "  # noqa: S608
+        f"AND day <= {mark}{extra} GROUP BY day ORDER BY day"
     )
-    for column, values in (
-        (SpendRollup.provider, spend_filter.providers),
-        (SpendRollup.department, spend_filter.departments),
-        (SpendRollup.project, spend_filter.projects),
-    ):
-        if values:
-            query = query.where(col(column).in_(values))
-    rows = session.connection().execute(query).all()
-    frame = pd.DataFrame.from_records(rows, columns=list(ROLLUP_COLUMNS))
-    frame["day"] = pd.to_datetime(frame["day"])
-    for c in ("amount_micros", "input_tokens", "output_tokens", "requests"):
-        frame[c] = frame[c].astype("int64")
-    return frame
+    bounds = (start.isoformat(), end.isoformat()) if sqlite else (start, end)
+    return _frame(_run_raw(session, sql, [workspace_id, *bounds, *extra_params]), ("day", "amount_micros"))
+
+
+def _whole_months(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The first and last month (as first days) lying wholly inside [start, end], if any."""
+    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    after_end = end + dt.timedelta(days=1)
+    last = (after_end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return (first, last) if first <= last else None
+
+
+def load_spend_breakdown(
+    session: Session,
+    *,
+    workspace_id: int,
+    start: dt.date,
+    end: dt.date,
+    spend_filter: SpendFilter = SpendFilter(),
+) -> pd.DataFrame:
+    """Spend and usage in [start, end] by provider × model × department × project × customer.
+
+    Whole months come from the monthly rollup and the partial months at the edges from the daily one, so a
+    year is ~12 months of rows, not 365 days of them, and the total is still exact to the day.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+
+    def value(day: dt.date) -> Any:
+        return day.isoformat() if sqlite else day
+
+    extra, extra_params = _where_filter(spend_filter, mark)
+    dims, sums = ", ".join(DIMENSIONS), ", ".join(MEASURES)
+    # Every name below is one of our constants and every value is bound: no text from outside reaches the SQL.
+    part = (
+        "SELECT {dims}, {sums} FROM {table} WHERE workspace_id = {mark} AND {column} >= {mark} AND {column} <= {mark}"
+    )
+    parts, params = [], []
+    months = _whole_months(start, end)
+    if months is None:
+        day_ranges = [(start, end)]
+    else:
+        parts.append(part.format(dims=dims, sums=sums, table="spend_month", column="month", mark=mark) + extra)
+        params += [workspace_id, value(months[0]), value(months[1]), *extra_params]
+        after_months = (months[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        day_ranges = [(start, months[0] - dt.timedelta(days=1)), (after_months, end)]
+    for low, high in day_ranges:
+        if low <= high:
+            parts.append(part.format(dims=dims, sums=sums, table="spend_rollup", column="day", mark=mark) + extra)
+            params += [workspace_id, value(low), value(high), *extra_params]
+    totals = ", ".join(f"SUM({m})" for m in MEASURES)
+    sql = f"SELECT {dims}, {totals} FROM ({' UNION ALL '.join(parts)}) AS spend GROUP BY {dims}"  # noqa: S608
+    frame = _frame(_run_raw(session, sql, params), (*DIMENSIONS, *MEASURES))
+    return frame[frame["amount_micros"] != 0].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -429,17 +565,17 @@ def load_filter_options(session: Session, *, workspace_id: int) -> FilterOptions
     def distinct(column: Any) -> tuple[str, ...]:
         return tuple(
             session.execute(
-                select(column).where(SpendRollup.workspace_id == workspace_id).distinct().order_by(column)
+                select(column).where(SpendDay.workspace_id == workspace_id).distinct().order_by(column)
             ).scalars()
         )
 
     first, last = session.execute(
-        select(func.min(SpendRollup.day), func.max(SpendRollup.day)).where(SpendRollup.workspace_id == workspace_id)
+        select(func.min(SpendDay.day), func.max(SpendDay.day)).where(SpendDay.workspace_id == workspace_id)
     ).one()
     return FilterOptions(
-        providers=distinct(SpendRollup.provider),
-        departments=distinct(SpendRollup.department),
-        projects=distinct(SpendRollup.project),
+        providers=distinct(SpendDay.provider),
+        departments=distinct(SpendDay.department),
+        projects=distinct(SpendDay.project),
         first_day=_as_date(first),
         last_day=_as_date(last),
     )
@@ -489,15 +625,14 @@ def load_workspace_summary(session: Session, *, workspace_id: int) -> WorkspaceS
 
 def has_charges(session: Session, *, workspace_id: int) -> bool:
     return (
-        session.execute(select(SpendRollup.id).where(SpendRollup.workspace_id == workspace_id).limit(1)).first()
-        is not None
+        session.execute(select(SpendDay.id).where(SpendDay.workspace_id == workspace_id).limit(1)).first() is not None
     )
 
 
 def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int | None) -> int:
     """Delete every charge, rollup, import and connection of a workspace; returns charges deleted. Audited."""
     deleted = session.execute(delete(Charge).where(col(Charge.workspace_id) == workspace_id)).rowcount
-    for table in (SpendRollup, ImportBatch, Connection):
+    for table in (SpendRollup, SpendMonth, SpendDay, ImportBatch, Connection):
         session.execute(delete(table).where(col(table.workspace_id) == workspace_id))
     session.execute(
         update(Workspace).where(col(Workspace.id) == workspace_id).values(data_version=Workspace.data_version + 1)

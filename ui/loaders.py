@@ -12,24 +12,37 @@ from ui.db import get_settings, open_session
 
 
 @st.cache_data(ttl=900, max_entries=64, show_spinner=False)
-def _daily_spend(
-    url: str,
-    workspace_id: int,
-    data_version: int,
-    start: dt.date,
-    end: dt.date,
-    spend_filter: queries.SpendFilter,
+def _daily_totals(
+    url: str, workspace_id: int, data_version: int, start: dt.date, end: dt.date, spend_filter: queries.SpendFilter
 ) -> pd.DataFrame:
     with open_session() as session:
-        return queries.load_daily_spend(
+        return queries.load_daily_totals(
             session, workspace_id=workspace_id, start=start, end=end, spend_filter=spend_filter
         )
 
 
-def daily_spend(
+def daily_totals(
     workspace_id: int, data_version: int, start: dt.date, end: dt.date, spend_filter: queries.SpendFilter
 ) -> pd.DataFrame:
-    return _daily_spend(get_settings().database_url, workspace_id, data_version, start, end, spend_filter)
+    """Spend per day; cached per database, workspace, data version, range and filter."""
+    return _daily_totals(get_settings().database_url, workspace_id, data_version, start, end, spend_filter)
+
+
+@st.cache_data(ttl=900, max_entries=64, show_spinner=False)
+def _spend_breakdown(
+    url: str, workspace_id: int, data_version: int, start: dt.date, end: dt.date, spend_filter: queries.SpendFilter
+) -> pd.DataFrame:
+    with open_session() as session:
+        return queries.load_spend_breakdown(
+            session, workspace_id=workspace_id, start=start, end=end, spend_filter=spend_filter
+        )
+
+
+def spend_breakdown(
+    workspace_id: int, data_version: int, start: dt.date, end: dt.date, spend_filter: queries.SpendFilter
+) -> pd.DataFrame:
+    """Spend by every Overview dimension over a range; cached like daily_totals."""
+    return _spend_breakdown(get_settings().database_url, workspace_id, data_version, start, end, spend_filter)
 
 
 @st.cache_data(ttl=900, max_entries=64, show_spinner=False)

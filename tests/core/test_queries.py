@@ -9,7 +9,9 @@ from sqlmodel import Session
 
 from core import queries, security
 from core.db import migration_status, session_scope
-from core.models import AuditLog, Charge, SpendRollup, User
+from core import demo
+from core.models import AuditLog, Charge, SpendDay, SpendMonth, SpendRollup, User
+from tests.conftest import TODAY, load_demo
 
 D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
 
@@ -42,13 +44,14 @@ def test_upsert_is_idempotent_and_revises(engine: Engine, session: Session, work
     assert summary.total_micros == 1_500_000 + 2_000_000 + 3
     assert summary.charges == 3
     assert summary.by_provider == {"OpenAI": 3_500_003}
-    rollup_total = session.exec(
-        select(func.sum(SpendRollup.amount_micros)).where(SpendRollup.workspace_id == workspace_id)
-    ).scalar_one()
-    assert rollup_total == summary.total_micros
+    for table in (SpendRollup, SpendMonth, SpendDay):
+        total = session.execute(
+            select(func.sum(table.amount_micros)).where(table.workspace_id == workspace_id)
+        ).scalar_one()
+        assert total == summary.total_micros, table.__name__
 
 
-def test_rollup_matches_charges_per_day_and_dimension(session: Session, workspace_id: int) -> None:
+def test_rollups_match_charges_per_day_and_dimension(session: Session, workspace_id: int) -> None:
     rows = [
         charge("1", D1, 100, department="Sales", project="p1"),
         charge("2", D1, 200, department="Sales", project="p1", line_item="output"),  # same rollup cell as "1"
@@ -56,29 +59,58 @@ def test_rollup_matches_charges_per_day_and_dimension(session: Session, workspac
         charge("4", D2, 800, department="Sales", project="p1"),
     ]
     queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
-    frame = queries.load_daily_spend(session, workspace_id=workspace_id, start=D1, end=D2)
-    cells = {(r.day.date(), r.provider, r.department): r.amount_micros for r in frame.itertuples()}
-    assert cells == {
-        (D1, "OpenAI", "Sales"): 300,
-        (D1, "Anthropic", "Marketing"): 400,
-        (D2, "OpenAI", "Sales"): 800,
-    }
+    daily = queries.load_daily_totals(session, workspace_id=workspace_id, start=D1, end=D2)
+    assert dict(zip(daily["day"].dt.date, daily["amount_micros"], strict=True)) == {D1: 700, D2: 800}
+    breakdown = queries.load_spend_breakdown(session, workspace_id=workspace_id, start=D1, end=D2)
+    cells = {(r.provider, r.department): r.amount_micros for r in breakdown.itertuples()}
+    assert cells == {("OpenAI", "Sales"): 1100, ("Anthropic", "Marketing"): 400}
 
-    only_sales = queries.load_daily_spend(
-        session,
-        workspace_id=workspace_id,
-        start=D1,
-        end=D2,
-        spend_filter=queries.SpendFilter(departments=("Sales",)),
-    )
+    sales = queries.SpendFilter(departments=("Sales",))
+    only_sales = queries.load_spend_breakdown(session, workspace_id=workspace_id, start=D1, end=D2, spend_filter=sales)
     assert int(only_sales["amount_micros"].sum()) == 1100
-    only_d2 = queries.load_daily_spend(session, workspace_id=workspace_id, start=D2, end=D2)
+    sales_daily = queries.load_daily_totals(session, workspace_id=workspace_id, start=D1, end=D2, spend_filter=sales)
+    assert sales_daily["amount_micros"].tolist() == [300, 800]
+    only_d2 = queries.load_spend_breakdown(session, workspace_id=workspace_id, start=D2, end=D2)
     assert int(only_d2["amount_micros"].sum()) == 800
 
     options = queries.load_filter_options(session, workspace_id=workspace_id)
     assert options.providers == ("Anthropic", "OpenAI")
     assert options.departments == ("Marketing", "Sales")
     assert (options.first_day, options.last_day) == (D1, D2)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (dt.date(2025, 11, 1), TODAY),  # everything: whole months plus this month's days
+        (dt.date(2025, 11, 22), TODAY),  # a year back from today: partial months at both ends
+        (dt.date(2026, 2, 1), dt.date(2026, 2, 28)),  # exactly one whole month
+        (dt.date(2026, 3, 15), dt.date(2026, 3, 15)),  # one day
+        (dt.date(2026, 1, 31), dt.date(2026, 3, 1)),  # one whole month between two single days
+        (dt.date(2026, 6, 10), dt.date(2026, 6, 20)),  # days inside one month
+    ],
+    ids=["all", "year-to-today", "whole-month", "one-day", "month-and-edges", "mid-month"],
+)
+def test_breakdowns_equal_the_charges_for_any_range(
+    engine: Engine, workspace_id: int, start: dt.date, end: dt.date
+) -> None:
+    load_demo(engine, workspace_id)
+    expected: dict[tuple[str, ...], int] = {}
+    per_day: dict[dt.date, int] = {}
+    for r in demo.build_demo_charges(TODAY):
+        if start <= r["day"] <= end and r["department"] in ("Marketing", "Engineering"):
+            key = (r["provider"], r["model"], r["department"], r["project"], r["customer"])
+            expected[key] = expected.get(key, 0) + r["amount_micros"]
+            per_day[r["day"]] = per_day.get(r["day"], 0) + r["amount_micros"]
+    chosen = queries.SpendFilter(departments=("Engineering", "Marketing"))
+    with session_scope(engine) as session:
+        frame = queries.load_spend_breakdown(
+            session, workspace_id=workspace_id, start=start, end=end, spend_filter=chosen
+        )
+        daily = queries.load_daily_totals(session, workspace_id=workspace_id, start=start, end=end, spend_filter=chosen)
+    got = {(r.provider, r.model, r.department, r.project, r.customer): r.amount_micros for r in frame.itertuples()}
+    assert got == expected
+    assert dict(zip(daily["day"].dt.date, daily["amount_micros"], strict=True)) == per_day
 
 
 def test_workspaces_are_isolated(session: Session) -> None:
@@ -89,7 +121,7 @@ def test_workspaces_are_isolated(session: Session) -> None:
     queries.upsert_charges(session, workspace_id=two.id, rows=[charge("same-key", D1, 99)])
     assert queries.load_workspace_summary(session, workspace_id=one.id).total_micros == 10
     assert queries.load_workspace_summary(session, workspace_id=two.id).total_micros == 99
-    frame = queries.load_daily_spend(session, workspace_id=one.id, start=D1, end=D1)
+    frame = queries.load_spend_breakdown(session, workspace_id=one.id, start=D1, end=D1)
     assert frame["amount_micros"].tolist() == [10]
 
     deleted = queries.delete_workspace_data(session, workspace_id=one.id, user_id=None)

@@ -1,0 +1,230 @@
+"""`meterr bench`: build a fresh SQLite database of synthetic charges and time the Overview against DuckDB.
+
+Synthetic data is shaped like real provider exports: each day has usage lines (model × project × customer),
+each with input, output and cached-input line items, so the rollup is about a third of the charge table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core import queries
+from core.db import make_engine, session_scope, upgrade
+from insights import metrics
+
+MODELS = (
+    ("OpenAI", "gpt-4o"), ("OpenAI", "gpt-4o-mini"), ("OpenAI", "gpt-4.1"), ("OpenAI", "gpt-4.1-mini"),
+    ("OpenAI", "o3-mini"), ("OpenAI", "text-embedding-3-small"), ("Anthropic", "claude-sonnet-4-5"),
+    ("Anthropic", "claude-haiku-4-5"), ("Anthropic", "claude-opus-4-1"), ("Google", "gemini-2.5-pro"),
+    ("Google", "gemini-2.5-flash"), ("Google", "gemini-2.0-flash"), ("AWS Bedrock", "amazon.nova-pro-v1:0"),
+    ("AWS Bedrock", "amazon.nova-lite-v1:0"), ("AWS Bedrock", "meta.llama3-1-70b-instruct-v1:0"),
+    ("AWS Bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+)  # fmt: skip
+DEPARTMENTS = tuple(f"Department {i}" for i in range(8))
+PROJECTS = tuple(f"project-{i:02d}" for i in range(40))
+CUSTOMERS = ("",) + tuple(f"Customer {i:03d}" for i in range(200))
+LINE_ITEMS = ("input", "output", "cached input")
+DAYS = 365
+CHUNK_DAYS = 10
+
+
+def _usage_lines(rows: int, seed: int) -> dict[str, np.ndarray]:
+    """Columns of usage lines (one per day × model × project × customer), sorted by day."""
+    rng = np.random.default_rng(seed)
+    lines = -(-rows // len(LINE_ITEMS))
+    day = np.sort(rng.integers(0, DAYS, lines))
+    project = rng.integers(0, len(PROJECTS), lines)
+    return {
+        "day": day,
+        "model": rng.integers(0, len(MODELS), lines),
+        "project": project,
+        "department": project % len(DEPARTMENTS),
+        "customer": np.where(rng.random(lines) < 0.4, 0, rng.integers(1, len(CUSTOMERS), lines)),
+        "micros": rng.lognormal(13, 1.2, (lines, len(LINE_ITEMS))).astype(np.int64),
+        "tokens": rng.integers(1_000, 2_000_000, (lines, len(LINE_ITEMS))),
+        "requests": rng.integers(1, 5_000, lines),
+    }
+
+
+def _charge_chunks(lines: dict[str, np.ndarray], rows: int, first_day: dt.date) -> Iterator[list[dict[str, Any]]]:
+    """Charge dicts in day-ordered chunks, so memory stays flat and each chunk refreshes few rollup days."""
+    days = [first_day + dt.timedelta(days=i) for i in range(DAYS)]
+    produced = 0
+    boundaries = np.searchsorted(lines["day"], np.arange(0, DAYS + CHUNK_DAYS, CHUNK_DAYS))
+    for start, stop in zip(boundaries[:-1], boundaries[1:], strict=True):
+        chunk: list[dict[str, Any]] = []
+        for i in range(int(start), int(stop)):
+            provider, model = MODELS[lines["model"][i]]
+            for item, name in enumerate(LINE_ITEMS):
+                if produced == rows:
+                    break
+                micros = int(lines["micros"][i, item])
+                tokens = int(lines["tokens"][i, item])
+                chunk.append(
+                    {
+                        "source_key": f"bench:{i}:{item}", "day": days[lines["day"][i]], "provider": provider,
+                        "model": model, "line_item": name, "amount_micros": micros,
+                        "original_amount": f"{micros / 1_000_000:.6f}", "service": "usage",
+                        "input_tokens": tokens if item != 1 else 0, "output_tokens": tokens if item == 1 else 0,
+                        "cached_tokens": tokens if item == 2 else 0, "requests": int(lines["requests"][i]) if item == 0 else 0,
+                        "department": DEPARTMENTS[lines["department"][i]], "project": PROJECTS[lines["project"][i]],
+                        "customer": CUSTOMERS[lines["customer"][i]], "api_key": f"key-{lines['project'][i] % 60}",
+                    }
+                )  # fmt: skip
+                produced += 1
+        if chunk:
+            yield chunk
+
+
+def _duck_frame(lines: dict[str, np.ndarray], rows: int, first_day: dt.date) -> pd.DataFrame:
+    """The same charges as columns (vectorised), for DuckDB: no million Python objects on the way."""
+    count = len(lines["day"])
+    take = slice(0, rows)
+    item = np.tile(np.arange(len(LINE_ITEMS)), count)[take]
+
+    def repeat(values: np.ndarray) -> np.ndarray:
+        return np.repeat(values, len(LINE_ITEMS))[take]
+
+    providers = np.array([p for p, _ in MODELS])
+    models = np.array([m for _, m in MODELS])
+    tokens = lines["tokens"].reshape(-1)[take]
+    return pd.DataFrame(
+        {
+            "day": np.datetime64(first_day, "D") + repeat(lines["day"]).astype("timedelta64[D]"),
+            "provider": providers[repeat(lines["model"])],
+            "model": models[repeat(lines["model"])],
+            "department": np.array(DEPARTMENTS)[repeat(lines["department"])],
+            "project": np.array(PROJECTS)[repeat(lines["project"])],
+            "customer": np.array(CUSTOMERS)[repeat(lines["customer"])],
+            "amount_micros": lines["micros"].reshape(-1)[take],
+            "input_tokens": np.where(item != 1, tokens, 0),
+            "output_tokens": np.where(item == 1, tokens, 0),
+            "requests": np.where(item == 0, repeat(lines["requests"]), 0),
+        }
+    )
+
+
+def compute_overview(session: Any, *, workspace_id: int, today: dt.date, start: dt.date) -> dict[str, Any]:
+    """Every number and table the Overview page shows for [start, today], from the database."""
+    options = queries.load_filter_options(session, workspace_id=workspace_id)
+    recent = queries.load_daily_totals(
+        session, workspace_id=workspace_id, start=metrics.previous_month_start(today), end=today
+    )
+    daily = queries.load_daily_totals(session, workspace_id=workspace_id, start=start, end=today)
+    rows = queries.load_spend_breakdown(session, workspace_id=workspace_id, start=start, end=today)
+    return {
+        "options": options,
+        "summary": metrics.compute_summary(recent, today=today),
+        "cumulative": metrics.compute_cumulative(recent, today=today),
+        "breakdowns": {d: metrics.compute_breakdown(rows, d, top=12) for d in ("provider", "model", "department", "project", "customer")},
+        "tree": metrics.compute_hierarchy(rows),
+        "heatmap": metrics.compute_heatmap(daily),
+        "drilldown": metrics.compute_drilldown(rows, ("provider", "model")),
+        "total": int(rows["amount_micros"].sum()),
+    }  # fmt: skip
+
+
+DUCKDB_QUERIES = {
+    "summary": "SELECT sum(amount_micros) FILTER (WHERE day >= $m0), sum(amount_micros) FILTER (WHERE day < $m0) "
+    "FROM charge WHERE day BETWEEN $m1 AND $today",
+    "cumulative": "SELECT day, sum(amount_micros) FROM charge WHERE day BETWEEN $m1 AND $today GROUP BY day",
+    **{
+        f"by_{d}": f"SELECT {d}, sum(amount_micros) s FROM charge WHERE day BETWEEN $start AND $today GROUP BY {d} ORDER BY s DESC"
+        for d in ("provider", "model", "department", "project", "customer")
+    },
+    "tree": "SELECT department, project, model, sum(amount_micros) FROM charge WHERE day BETWEEN $start AND $today "
+    "GROUP BY ALL",
+    "heatmap": "SELECT day, sum(amount_micros) FROM charge WHERE day BETWEEN $start AND $today GROUP BY day",
+    "drilldown": "SELECT provider, model, sum(amount_micros), sum(input_tokens), sum(output_tokens), sum(requests) "
+    "FROM charge WHERE day BETWEEN $start AND $today GROUP BY ALL ORDER BY 3 DESC",
+    "options": "SELECT DISTINCT provider, department, project FROM charge",
+}  # fmt: skip
+
+
+def _median_seconds(action: Any, repeats: int = 5) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return round(statistics.median(timings), 4)
+
+
+def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
+    """Build the database, time load and Overview (median of 5) and the DuckDB floor; report peak memory."""
+    import duckdb
+
+    today = today or dt.datetime.now(dt.UTC).date()
+    first_day = today - dt.timedelta(days=DAYS - 1)
+    workdir = Path(path).parent if path else Path(tempfile.mkdtemp(prefix="meterr-bench-"))
+    db_path = Path(path) if path else workdir / "bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    lines = _usage_lines(rows, seed=7)
+
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        workspace = queries.create_workspace(session, name="Bench")
+        assert workspace.id is not None
+        workspace_id = workspace.id
+        stream = itertools.chain.from_iterable(_charge_chunks(lines, rows, first_day))
+        written = queries.upsert_charges(session, workspace_id=workspace_id, rows=stream).written
+    load_s = time.perf_counter() - started
+
+    with session_scope(engine) as session:
+        breakdown_rows = len(
+            queries.load_spend_breakdown(session, workspace_id=workspace_id, start=first_day, end=today)
+        )
+        checked = queries.load_workspace_summary(session, workspace_id=workspace_id)
+
+    def overview() -> dict[str, Any]:
+        with session_scope(engine) as session:
+            return compute_overview(session, workspace_id=workspace_id, today=today, start=first_day)
+
+    result = overview()
+    if result["total"] != checked.total_micros:
+        raise AssertionError("the Overview total does not equal the charge table's total")
+    overview_s = _median_seconds(overview)
+
+    app_peak_mb = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+    duck = duckdb.connect()
+    duck.register("charge_frame", _duck_frame(lines, rows, first_day))
+    duck.execute("CREATE TABLE charge AS SELECT * FROM charge_frame")
+    duck.unregister("charge_frame")
+    params = {"today": today, "start": first_day, "m0": today.replace(day=1), "m1": metrics.previous_month_start(today)}
+
+    def duck_overview() -> None:
+        for sql in DUCKDB_QUERIES.values():
+            names = {name for name in params if f"${name}" in sql}
+            duck.execute(sql, {name: params[name] for name in names}).fetchall()
+
+    duckdb_s = _median_seconds(duck_overview)
+    duck_total = duck.execute("SELECT sum(amount_micros) FROM charge").fetchone()
+    duck.close()
+    return {
+        "rows": written,
+        "load_s": round(load_s, 3),
+        "load_rows_per_s": int(written / load_s),
+        "breakdown_rows": breakdown_rows,
+        "overview_s_median": overview_s,
+        "duckdb_s_median": duckdb_s,
+        "totals_agree": bool(duck_total and int(duck_total[0]) == checked.total_micros),
+        "peak_rss_mb": app_peak_mb,
+        "peak_rss_with_duckdb_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "database": str(db_path),
+        "database_mb": round(db_path.stat().st_size / 1e6, 1),
+    }
