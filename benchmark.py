@@ -21,6 +21,8 @@ import pandas as pd
 
 from core import queries
 from core.db import make_engine, session_scope, upgrade
+from core.models import DIMENSIONS
+from core.money import decimal_string
 from insights import metrics
 
 MODELS = (
@@ -75,9 +77,10 @@ def _charge_chunks(lines: dict[str, np.ndarray], rows: int, first_day: dt.date) 
                     {
                         "source_key": f"bench:{i}:{item}", "day": days[lines["day"][i]], "provider": provider,
                         "model": model, "line_item": name, "amount_micros": micros,
-                        "original_amount": f"{micros / 1_000_000:.6f}", "service": "usage",
+                        "original_amount": decimal_string(micros), "service": "usage",
                         "input_tokens": tokens if item != 1 else 0, "output_tokens": tokens if item == 1 else 0,
-                        "cached_tokens": tokens if item == 2 else 0, "requests": int(lines["requests"][i]) if item == 0 else 0,
+                        "cached_tokens": tokens if item == 2 else 0,
+                        "requests": int(lines["requests"][i]) if item == 0 else 0,
                         "department": DEPARTMENTS[lines["department"][i]], "project": PROJECTS[lines["project"][i]],
                         "customer": CUSTOMERS[lines["customer"][i]], "api_key": f"key-{lines['project'][i] % 60}",
                     }
@@ -127,7 +130,7 @@ def compute_overview(session: Any, *, workspace_id: int, today: dt.date, start: 
         "options": options,
         "summary": metrics.compute_summary(recent, today=today),
         "cumulative": metrics.compute_cumulative(recent, today=today),
-        "breakdowns": {d: metrics.compute_breakdown(rows, d, top=12) for d in ("provider", "model", "department", "project", "customer")},
+        "breakdowns": {d: metrics.compute_breakdown(rows, d, top=12) for d in DIMENSIONS},
         "tree": metrics.compute_hierarchy(rows),
         "heatmap": metrics.compute_heatmap(daily),
         "drilldown": metrics.compute_drilldown(rows, ("provider", "model")),
@@ -140,7 +143,8 @@ DUCKDB_QUERIES = {
     "FROM charge WHERE day BETWEEN $m1 AND $today",
     "cumulative": "SELECT day, sum(amount_micros) FROM charge WHERE day BETWEEN $m1 AND $today GROUP BY day",
     **{
-        f"by_{d}": f"SELECT {d}, sum(amount_micros) s FROM charge WHERE day BETWEEN $start AND $today GROUP BY {d} ORDER BY s DESC"
+        f"by_{d}": f"SELECT {d}, sum(amount_micros) s FROM charge "  # noqa: S608 (our own column names)
+        f"WHERE day BETWEEN $start AND $today GROUP BY {d} ORDER BY s DESC"
         for d in ("provider", "model", "department", "project", "customer")
     },
     "tree": "SELECT department, project, model, sum(amount_micros) FROM charge WHERE day BETWEEN $start AND $today "

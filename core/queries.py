@@ -533,7 +533,8 @@ def load_spend_breakdown(
     part = (
         "SELECT {dims}, {sums} FROM {table} WHERE workspace_id = {mark} AND {column} >= {mark} AND {column} <= {mark}"
     )
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     months = _whole_months(start, end)
     if months is None:
         day_ranges = [(start, end)]

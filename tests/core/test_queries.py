@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from core import queries, security
+from core import demo, queries, security
 from core.db import migration_status, session_scope
-from core import demo
 from core.models import AuditLog, Charge, SpendDay, SpendMonth, SpendRollup, User
 from tests.conftest import TODAY, load_demo
 
