@@ -455,7 +455,8 @@ def _run_raw(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[An
 
 
 def _where_filter(spend_filter: SpendFilter, mark: str) -> tuple[str, list[str]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str] = []
     for column, values in (
         ("provider", spend_filter.providers),
         ("department", spend_filter.departments),
