@@ -68,9 +68,23 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+_MIGRATION_LOCK = 7_042_026  # any constant: PostgreSQL advisory locks are keyed by a number
+
+
 def upgrade(engine: Engine) -> str:
-    """Apply every pending migration; returns the revision the database is now at."""
-    command.upgrade(_alembic_config(engine), "head")
+    """Apply every pending migration; returns the revision the database is now at.
+
+    On PostgreSQL, replicas starting together take turns behind an advisory lock, so only the first one
+    migrates and the others find the schema current.
+    """
+    config = _alembic_config(engine)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    else:
+        command.upgrade(config, "head")
     status = migration_status(engine)
     return status.current or ""
 

@@ -1,0 +1,41 @@
+import threading
+
+import pytest
+from sqlalchemy import Engine, inspect
+
+from core.db import make_engine, migration_status, upgrade
+
+
+def test_fresh_database_gets_every_table(db_url: str) -> None:
+    engine = make_engine(db_url)
+    assert not migration_status(engine).up_to_date
+    assert upgrade(engine) == "0001"
+    tables = set(inspect(engine).get_table_names())
+    assert {"workspace", "user", "membership", "connection", "importbatch", "charge", "auditlog"} <= tables
+    assert {"spend_rollup", "spend_month", "spend_day"} <= tables
+    assert upgrade(engine) == "0001"  # a second run is a no-op
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_replicas_starting_together_migrate_once(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("several replicas share PostgreSQL, not one SQLite file")
+    engines: list[Engine] = [make_engine(db_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def start(engine: Engine) -> None:
+        try:
+            upgrade(engine)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert all(migration_status(engine).up_to_date for engine in engines)
+    for engine in engines:
+        engine.dispose()
