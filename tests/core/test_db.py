@@ -18,10 +18,8 @@ def test_fresh_database_gets_every_table(db_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_replicas_starting_together_migrate_once(db_url: str) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("several replicas share PostgreSQL, not one SQLite file")
-    engines: list[Engine] = [make_engine(db_url) for _ in range(3)]
+def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
+    engines: list[Engine] = [make_engine(postgres_url) for _ in range(3)]
     errors: list[BaseException] = []
 
     def start(engine: Engine) -> None:
