@@ -46,4 +46,6 @@ else:
         position="hidden",
     )
 
+with st.sidebar:
+    auth.apply_cookie_action()  # after any page switch, so the cookie component gets to mount
 navigation.run()

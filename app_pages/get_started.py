@@ -32,7 +32,9 @@ with demo.container(border=True):
             st.error(str(problem))
         else:
             st.session_state["flash"] = f"Demo data loaded: {result.charges_written:,} daily charges across 12 months."
-            st.switch_page("app_pages/overview.py")
+            # Recorded first: if another rerun interrupts this one, Home.py still takes the person there.
+            st.session_state["go_to"] = "app_pages/overview.py"
+            st.rerun()
     if not ctx.can("admin"):
         st.caption("Viewers can look but not change anything; ask an owner or admin.")
 

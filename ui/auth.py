@@ -21,6 +21,7 @@ from ui.db import get_settings, open_session
 
 SIGNIN_USERNAME_KEY = "signin_username"
 _AUTH_KEY = "_authenticator"
+_COOKIE_ACTION = "_cookie_action"
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def sign_in(username: str, password: str) -> SignInOutcome:
     if not ok:
         st.session_state["authentication_status"] = None
         return SignInOutcome(False, "That username and password don't match. Check both and try again.")
-    auth.cookie_controller.set_cookie()
+    st.session_state[_COOKIE_ACTION] = "set"
     return SignInOutcome(True)
 
 
@@ -128,8 +129,7 @@ def _locked_message(user: User, now: dt.datetime) -> str:
 
 
 def start_session_for(user: User) -> None:
-    """Sign in a user we just created (no password check needed) and set the cookie."""
-    auth: stauth.Authenticate = st.session_state[_AUTH_KEY]
+    """Sign in a user we just created (no password check needed); the cookie follows on the next run."""
     st.session_state.update(
         authentication_status=True,
         username=user.username,
@@ -138,7 +138,7 @@ def start_session_for(user: User) -> None:
         roles=[],
         logout=None,
     )
-    auth.cookie_controller.set_cookie()
+    st.session_state[_COOKIE_ACTION] = "set"
 
 
 def is_signed_in() -> bool:
@@ -146,9 +146,26 @@ def is_signed_in() -> bool:
 
 
 def render_sign_out() -> None:
+    """The sidebar's Sign out button: ends the session now; the cookie is deleted on the next run."""
     auth: stauth.Authenticate = st.session_state[_AUTH_KEY]
-    auth.logout(button_name="Sign out", location="sidebar", key="sign_out_button")
-    if not st.session_state.get("authentication_status"):
-        for key in ("workspace_id", "go_to"):
+    if st.sidebar.button("Sign out", key="sign_out_button", icon=":material/logout:"):
+        auth.authentication_controller.logout()  # clears the library's session keys and blocks cookie sign-in
+        for key in ("workspace_id", "go_to", "_context"):
             st.session_state.pop(key, None)
+        st.session_state[_COOKIE_ACTION] = "delete"
         st.rerun()
+
+
+def apply_cookie_action() -> None:
+    """Set or delete the sign-in cookie now that the page will stay put.
+
+    The cookie manager is a component that must mount in the browser to act; an st.rerun() straight after
+    asking it would discard it unmounted. So sign-in and sign-out only record the wish, and Home.py calls
+    this once per run after any page switch.
+    """
+    action = st.session_state.pop(_COOKIE_ACTION, None)
+    auth: stauth.Authenticate = st.session_state[_AUTH_KEY]
+    if action == "set" and is_signed_in():
+        auth.cookie_controller.set_cookie()
+    elif action == "delete":
+        auth.cookie_controller.delete_cookie()

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    database_url: str
+
+
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
-    """`streamlit run server.py` on a free port with an empty database; yields its base URL."""
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """`streamlit run server.py` on a free port with an empty database of its own."""
     port = _free_port()
     data = tmp_path / "data"
     env = {
@@ -84,7 +91,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}")
             time.sleep(0.2)
-        yield base
+        yield LiveServer(url=base, database_url=env["DATABASE_URL"])
     finally:
         process.terminate()
         try:

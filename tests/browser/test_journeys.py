@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, settle
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Sup3rSecret"
 
 
-def test_first_visit_to_demo_overview_filter_and_csv(chromium: str, live_server: str, tmp_path: Path) -> None:
+def test_first_visit_to_demo_overview_filter_and_csv(chromium: str, live_server: LiveServer, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(live_server)
+        page.goto(live_server.url)
         settle(page)
         expect(page.get_by_role("heading", name="Create your workspace")).to_be_visible()
 
@@ -35,11 +35,11 @@ def test_first_visit_to_demo_overview_filter_and_csv(chromium: str, live_server:
             page.get_by_label(label, exact=True).fill(value)
         page.get_by_role("button", name="Create workspace").click()
         settle(page)
-        expect(page.get_by_role("heading", name="Welcome to meterr, Ada")).to_be_visible()
+        expect(page.get_by_role("heading", name="Welcome to meterr, Ada")).to_be_visible(timeout=30_000)
 
         page.get_by_role("button", name="Load demo data").click()
         settle(page, timeout=60_000)
-        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible()
+        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)
         metrics = page.locator('[data-testid="stMetric"]')
         expect(metrics).to_have_count(4)
         expect(metrics.first).to_contain_text("This month so far")
@@ -72,4 +72,50 @@ def test_first_visit_to_demo_overview_filter_and_csv(chromium: str, live_server:
         total = sum(Decimal(r["amount_usd"]) for r in rows)
         shown = Decimal(filtered.removeprefix("Exactly $").rstrip(".").replace(",", ""))
         assert total.quantize(Decimal("0.01")) == shown
+        browser.close()
+
+
+def test_sign_in_survives_a_reload_and_sign_out_sticks(chromium: str, live_server: LiveServer) -> None:
+    """The sign-in cookie: a reload keeps you signed in; after signing out a reload does not sign you back in."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from core import queries
+    from core.db import make_engine, session_scope, upgrade
+
+    engine = make_engine(live_server.database_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        workspace = queries.create_workspace(session, name="Reload Co")
+        user = queries.create_user(
+            session, username="cfo", email="cfo@example.com", name="Casey", password=PASSWORD, rounds=4
+        )
+        assert workspace.id and user.id
+        queries.add_member(session, workspace_id=workspace.id, user_id=user.id, role="viewer")
+    engine.dispose()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page.goto(live_server.url)
+        settle(page)
+        expect(page.get_by_role("heading", name="Sign in to meterr")).to_be_visible(timeout=30_000)
+        page.get_by_label("Username", exact=True).fill("cfo")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        settle(page)
+        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)
+        page.wait_for_function("document.cookie.includes('meterr_auth')", timeout=10_000)
+
+        page.reload()
+        settle(page)
+        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Signed in as")).to_be_visible()
+
+        page.get_by_role("button", name="Sign out").click()
+        settle(page)
+        expect(page.get_by_role("heading", name="Sign in to meterr")).to_be_visible(timeout=30_000)
+        page.wait_for_function("!document.cookie.includes('meterr_auth')", timeout=10_000)
+        page.reload()
+        settle(page)
+        expect(page.get_by_role("heading", name="Sign in to meterr")).to_be_visible(timeout=30_000)
         browser.close()
