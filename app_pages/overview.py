@@ -38,7 +38,7 @@ if rows.empty:
     )
     st.stop()
 
-total = int(rows["amount_micros"].sum())
+total = metrics.total_micros(rows)
 st.header(f"{format_usd_short(total)} from {start:%b %d, %Y} to {end:%b %d, %Y}")
 st.caption(f"Exactly {format_usd(total)}.")
 
@@ -65,18 +65,7 @@ by = st.multiselect(
     "Group by", list(dimensions), default=["provider", "model"], format_func=dimensions.get, key="drill_by"
 ) or ["provider"]
 table = metrics.compute_drilldown(rows, tuple(by))
-st.dataframe(
-    table.assign(spend=table["micros"] / 1_000_000).drop(columns=["micros"]).replace({"": "Unallocated"}),
-    hide_index=True,
-    column_config={
-        "spend": st.column_config.NumberColumn("Spend", format="dollar"),
-        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
-        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
-        "requests": st.column_config.NumberColumn("Requests", format="localized"),
-        **{d: st.column_config.TextColumn(dimensions[d]) for d in by},
-    },
-    key="drill_table",
-)
+widgets.render_spend_table(table, labels={d: dimensions[d] for d in by}, key="drill_table")
 st.download_button(
     "Download CSV",
     data=export.compute_csv(table),

@@ -106,6 +106,11 @@ def compute_cumulative(rows: pd.DataFrame, *, today: dt.date) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def total_micros(rows: pd.DataFrame) -> int:
+    """Exact total spend of rollup or daily rows."""
+    return int(rows["amount_micros"].sum()) if len(rows) else 0
+
+
 def compute_breakdown(rows: pd.DataFrame, dimension: str, *, top: int | None = None) -> pd.DataFrame:
     """Spend by one dimension, largest first: name, micros, share; the tail beyond `top` becomes 'Other'."""
     if rows.empty:

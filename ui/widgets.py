@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
-from core.money import format_percent, format_usd, format_usd_short
+from core.money import MICROS_PER_USD, format_percent, format_usd, format_usd_short
 from core.queries import FilterOptions, SpendFilter
-from insights.metrics import SpendSummary
+from insights.metrics import UNALLOCATED, SpendSummary
 
 
 def render_kpi_row(summary: SpendSummary) -> None:
@@ -81,6 +82,24 @@ def render_filters(options: FilterOptions, *, today: dt.date) -> tuple[dt.date, 
         format_func=lambda v: label.get(v, v),
     )
     return start, end, SpendFilter(tuple(providers), tuple(departments), tuple(projects))
+
+
+def render_spend_table(table: pd.DataFrame, *, labels: dict[str, str], key: str) -> None:
+    """A table of spend and usage: dollars for sorting and display (exact micros stay in the CSV)."""
+    shown = table.assign(spend=table["micros"] / MICROS_PER_USD).drop(columns=["micros"])
+    shown = shown.replace({"": UNALLOCATED})
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "spend": st.column_config.NumberColumn("Spend", format="dollar"),
+            "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
+            "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
+            "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            **{column: st.column_config.TextColumn(label) for column, label in labels.items()},
+        },
+        key=key,
+    )
 
 
 def render_empty_state(*, can_edit: bool) -> None:

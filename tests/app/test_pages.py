@@ -240,3 +240,17 @@ def test_sign_out_returns_to_sign_in() -> None:
     at.button(key="sign_out_button").click().run()
     assert not at.exception
     assert titles(at) == ["Sign in to meterr"]
+
+
+def test_a_user_removed_from_every_workspace_sees_why() -> None:
+    engine = app_engine()
+    with session_scope(engine) as session:
+        queries.create_user(
+            session, username="lone", email="lone@example.com", name="Lone", password=PASSWORD, rounds=4
+        )
+    at = signed_in_app("lone")
+    assert not at.exception
+    assert titles(at) == ["No workspace yet"]
+    assert "not a member of any workspace" in at.sidebar.warning[0].value
+    with pytest.raises(ValueError):
+        at.switch_page("app_pages/overview.py")  # private pages are not even in the navigation

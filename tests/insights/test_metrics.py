@@ -101,3 +101,8 @@ def test_drilldown_sums_and_sorts() -> None:
     assert table["provider"].tolist() == ["Anthropic", "OpenAI"]
     assert table["micros"].tolist() == [8_500_001, 6_900_000]
     assert table["requests"].tolist() == [2, 4]
+
+
+def test_total_micros() -> None:
+    assert metrics.total_micros(ROWS) == 15_400_001
+    assert metrics.total_micros(ROWS.iloc[0:0]) == 0
