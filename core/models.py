@@ -147,7 +147,14 @@ class Charge(ChargeBase, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
 
 
-class RollupMeasures(SQLModel):
+class RollupBase(SQLModel):
+    """Spend summed over charges sharing the Overview's dimensions."""
+
+    provider: str = Field(max_length=40)
+    model: str = Field(max_length=120)
+    department: str = Field(max_length=80)
+    project: str = Field(max_length=80)
+    customer: str = Field(max_length=80)
     amount_micros: int = Field(sa_type=BigInteger)
     input_tokens: int = Field(default=0, sa_type=BigInteger)
     output_tokens: int = Field(default=0, sa_type=BigInteger)
@@ -156,32 +163,22 @@ class RollupMeasures(SQLModel):
 
 
 # Charges summed per day and every Overview dimension: the exact edges of any date range.
-class SpendRollup(RollupMeasures, table=True):
+class SpendRollup(RollupBase, table=True):
     __tablename__ = "spend_rollup"
     __table_args__ = (Index("ix_spend_rollup_workspace_day", "workspace_id", "day"),)
     id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
     day: dt.date
     month: dt.date  # first day of the day's month, so months can be summed without date functions
-    provider: str = Field(max_length=40)
-    model: str = Field(max_length=120)
-    department: str = Field(max_length=80)
-    project: str = Field(max_length=80)
-    customer: str = Field(max_length=80)
 
 
 # The same per whole month: breakdowns over a year read twelve months, not 365 days.
-class SpendMonth(RollupMeasures, table=True):
+class SpendMonth(RollupBase, table=True):
     __tablename__ = "spend_month"
     __table_args__ = (Index("ix_spend_month_workspace_month", "workspace_id", "month"),)
     id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
     month: dt.date
-    provider: str = Field(max_length=40)
-    model: str = Field(max_length=120)
-    department: str = Field(max_length=80)
-    project: str = Field(max_length=80)
-    customer: str = Field(max_length=80)
 
 
 # Daily totals by the sidebar's filter dimensions only: tiles, the cumulative line and the heat map.

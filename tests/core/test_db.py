@@ -37,3 +37,19 @@ def test_replicas_starting_together_migrate_once(postgres_url: str) -> None:
     assert all(migration_status(engine).up_to_date for engine in engines)
     for engine in engines:
         engine.dispose()
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    """A model changed without a migration shows up here as a difference."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import core.models  # noqa: F401
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert differences == []
