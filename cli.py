@@ -36,12 +36,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     today = args.today or dt.datetime.now(dt.UTC).date()
     with session_scope(_engine()) as session:
         result = demo.create_demo_workspace(session, today=today, slug=args.workspace)
-    print(
-        f"Demo workspace '{result.slug}' ready: {result.charges_written:,} charges written "
-        f"(${decimal_string(result.total_micros)} over 12 months)."
-    )
     if result.charges_written == 0:
-        print("It was already loaded; nothing changed.")
+        print(f"Demo workspace '{result.slug}' was already loaded; nothing changed.")
+    else:
+        print(
+            f"Demo workspace '{result.slug}' ready: {result.charges_written:,} charges, "
+            f"${decimal_string(result.total_micros)} over 12 months."
+        )
     return 0
 
 
