@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
+from functools import lru_cache
 
 import bcrypt
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# A real hash of a random password: checked against when a username is unknown, so timing reveals nothing.
-_DUMMY_HASH = bcrypt.hashpw(b"no-such-user-password", bcrypt.gensalt(rounds=4)).decode()
 
 
 class InvalidInput(ValueError):
@@ -22,10 +22,22 @@ def hash_password(password: str, *, rounds: int = 12) -> str:
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
+    if not password_hash:
+        return False
     try:
-        return bcrypt.checkpw(password.encode(), (password_hash or _DUMMY_HASH).encode()) and bool(password_hash)
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
     except ValueError:
         return False
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(rounds: int) -> str:
+    return hash_password(secrets.token_urlsafe(16), rounds=rounds)
+
+
+def equalise_timing(password: str, *, rounds: int) -> None:
+    """Do the work of a real password check, so an unknown username answers as slowly as a known one."""
+    verify_password(password, _dummy_hash(rounds))
 
 
 def normalise_username(username: str) -> str:

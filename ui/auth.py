@@ -94,7 +94,7 @@ def sign_in(username: str, password: str) -> SignInOutcome:
         if user is not None and security.is_locked(user.locked_until, now):
             return SignInOutcome(False, _locked_message(user, now))
         if user is None:
-            security.verify_password(password, None)  # same work as a real check: timing reveals nothing
+            security.equalise_timing(password, rounds=settings.bcrypt_rounds)
         ok = bool(username and password) and bool(auth.authentication_controller.login(username, password))
         if user is not None:
             queries.save_sign_in_attempt(

@@ -51,3 +51,17 @@ def test_lockout_after_the_fifth_failure() -> None:
     assert failed == 0 and locked == now + dt.timedelta(seconds=60)
     assert security.is_locked(locked, now + dt.timedelta(seconds=59))
     assert not security.is_locked(locked, now + dt.timedelta(seconds=60))
+
+
+def test_unknown_users_cost_as_much_as_known_ones() -> None:
+    import time
+
+    hashed = security.hash_password("Sup3rSecret", rounds=10)
+    security.equalise_timing("warm-up", rounds=10)  # the dummy hash is made once per cost, then reused
+    started = time.perf_counter()
+    security.verify_password("Wr0ngPassword", hashed)
+    known = time.perf_counter() - started
+    started = time.perf_counter()
+    security.equalise_timing("Wr0ngPassword", rounds=10)
+    unknown = time.perf_counter() - started
+    assert unknown > known / 3  # same bcrypt cost; a cost-4 dummy would be ~64x faster
