@@ -1,22 +1,31 @@
 """Browser entry: page config, sign-in gate, navigation. No business logic."""
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
-from ui import auth, context, loaders
+from ui import auth, context, loaders, navigation
 
 st.set_page_config(page_title="meterr · AI spend, explained", page_icon=":material/savings:", layout="wide")
 auth.authenticator()
 
+
+def screen(name: str, title: str, icon: str, *, default: bool = False) -> StreamlitPage:
+    return st.Page(f"app_pages/{name}.py", title=title, icon=f":material/{icon}:", default=default)
+
+
 if auth.is_signed_in() and (ctx := context.resolve()) is not None:
     st.session_state["_context"] = ctx
-    navigation = st.navigation(
+    screens = {
+        "overview": screen("overview", "Overview", "dashboard", default=True),
+        "get_started": screen("get_started", "Get started", "rocket_launch"),
+        "connect": screen("connect", "Connect data", "cable"),
+        "settings": screen("settings", "Settings", "settings"),
+    }
+    current = st.navigation(
         {
-            "Spend": [st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)],
-            "Data": [
-                st.Page("app_pages/get_started.py", title="Get started", icon=":material/rocket_launch:"),
-                st.Page("app_pages/connect.py", title="Connect data", icon=":material/cable:"),
-            ],
-            "Workspace": [st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:")],
+            "Spend": [screens["overview"]],
+            "Data": [screens["get_started"], screens["connect"]],
+            "Workspace": [screens["settings"]],
         }
     )
     with st.sidebar:
@@ -25,27 +34,21 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
             st.selectbox("Workspace", list(names), format_func=names.get, key="workspace_id")
         st.caption(f"Signed in as **{ctx.name}** · {ctx.workspace_name} ({ctx.role})")
     auth.render_sign_out()
-    if go_to := st.session_state.pop("go_to", None):
-        st.switch_page(go_to)
+    navigation.follow_pending(current, {f"app_pages/{name}.py": page for name, page in screens.items()})
 elif auth.is_signed_in():
-    navigation = st.navigation([st.Page("app_pages/no_workspace.py", title="No workspace")], position="hidden")
+    current = st.navigation([screen("no_workspace", "No workspace", "domain_disabled")], position="hidden")
     st.sidebar.warning("You are not a member of any workspace yet.")
     auth.render_sign_out()
 else:
     first_visit = loaders.user_count() == 0
-    navigation = st.navigation(
+    current = st.navigation(
         [
-            st.Page(
-                "app_pages/create_workspace.py",
-                title="Create your workspace",
-                icon=":material/add_business:",
-                default=first_visit,
-            ),
-            st.Page("app_pages/sign_in.py", title="Sign in", icon=":material/login:", default=not first_visit),
+            screen("create_workspace", "Create your workspace", "add_business", default=first_visit),
+            screen("sign_in", "Sign in", "login", default=not first_visit),
         ],
         position="hidden",
     )
 
 with st.sidebar:
     auth.apply_cookie_action()  # after any page switch, so the cookie component gets to mount
-navigation.run()
+current.run()

@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core.security import InvalidInput
-from ui import actions, auth, loaders
+from ui import actions, auth, loaders, navigation
 
 first_visit = loaders.user_count() == 0
 _, middle, _ = st.columns([1, 2, 1])
@@ -43,7 +43,7 @@ with middle:
             st.error(str(problem), icon=":material/error:")
         else:
             auth.start_session_for(user)
-            st.session_state["go_to"] = "app_pages/get_started.py"
+            navigation.send_to("app_pages/get_started.py")
             st.rerun()
 
     if not first_visit:

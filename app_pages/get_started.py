@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core.security import InvalidInput
-from ui import actions, context, loaders
+from ui import actions, context, loaders, navigation
 
 ctx = context.current()
 st.title(f"Welcome to meterr, {ctx.name.split()[0]}")
@@ -33,7 +33,7 @@ with demo.container(border=True):
         else:
             st.session_state["flash"] = f"Demo data loaded: {result.charges_written:,} daily charges across 12 months."
             # Recorded first: if another rerun interrupts this one, Home.py still takes the person there.
-            st.session_state["go_to"] = "app_pages/overview.py"
+            navigation.send_to("app_pages/overview.py")
             st.rerun()
     if not ctx.can("admin"):
         st.caption("Viewers can look but not change anything; ask an owner or admin.")

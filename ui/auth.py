@@ -7,17 +7,20 @@ counts failed attempts and locks a username for a minute after five failures (ac
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import streamlit as st
+import streamlit.components.v1 as components
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 from core import queries, security
 from core.models import User, utcnow
 from ui.db import get_settings, open_session
+from ui.navigation import GO_TO_KEY
 
 SIGNIN_USERNAME_KEY = "signin_username"
 _AUTH_KEY = "_authenticator"
@@ -150,22 +153,39 @@ def render_sign_out() -> None:
     auth: stauth.Authenticate = st.session_state[_AUTH_KEY]
     if st.sidebar.button("Sign out", key="sign_out_button", icon=":material/logout:"):
         auth.authentication_controller.logout()  # clears the library's session keys and blocks cookie sign-in
-        for key in ("workspace_id", "go_to", "_context"):
+        for key in ("workspace_id", GO_TO_KEY, "_context"):
             st.session_state.pop(key, None)
         st.session_state[_COOKIE_ACTION] = "delete"
         st.rerun()
 
 
-def apply_cookie_action() -> None:
-    """Set or delete the sign-in cookie now that the page will stay put.
+def _cookie_script(value: str, expires: dt.datetime) -> str:
+    settings = get_settings()
+    attributes = f"expires={expires:%a, %d %b %Y %H:%M:%S} GMT; path=/; SameSite=Strict"
+    if settings.base_url.startswith("https://"):
+        attributes += "; Secure"
+    cookie = json.dumps(f"{settings.cookie_name}={value}; {attributes}")
+    return f"<script>(window.parent || window).document.cookie = {cookie};</script>"
 
-    The cookie manager is a component that must mount in the browser to act; an st.rerun() straight after
-    asking it would discard it unmounted. So sign-in and sign-out only record the wish, and Home.py calls
-    this once per run after any page switch.
+
+def apply_cookie_action() -> None:
+    """Set or delete the sign-in cookie; Home.py calls this once per run, after any page switch.
+
+    The cookie is written by a static script, not by the cookie-manager component: that component reports a
+    value back when it mounts, and the rerun it causes can land on the person's next click (loading the demo,
+    say) and swallow it. The token is the library's own: {"username", "exp_date"} signed with HS256, which
+    its cookie sign-in reads back.
     """
     action = st.session_state.pop(_COOKIE_ACTION, None)
-    auth: stauth.Authenticate = st.session_state[_AUTH_KEY]
+    settings = get_settings()
+    now = dt.datetime.now(dt.UTC)
     if action == "set" and is_signed_in():
-        auth.cookie_controller.set_cookie()
+        expires = now + dt.timedelta(days=settings.cookie_expiry_days)
+        token = jwt.encode(
+            {"username": st.session_state["username"], "exp_date": expires.timestamp()},
+            settings.cookie_key,
+            algorithm="HS256",
+        )
+        components.html(_cookie_script(token, expires), height=0)
     elif action == "delete":
-        auth.cookie_controller.delete_cookie()
+        components.html(_cookie_script("", dt.datetime(1970, 1, 1, tzinfo=dt.UTC)), height=0)
