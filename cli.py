@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from core import demo, queries, security
 from core.db import cached_engine, session_scope, upgrade
 from core.money import decimal_string
-from core.settings import load_settings
+from core.settings import current_settings
 
 
 class CliError(Exception):
@@ -20,7 +20,7 @@ class CliError(Exception):
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    engine = cached_engine(load_settings().database_url)
+    engine = cached_engine(current_settings().database_url)
     upgrade(engine)
     return engine
 
@@ -65,7 +65,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             email=args.email,
             name=args.name or args.username,
             password=password,
-            rounds=load_settings().bcrypt_rounds,
+            rounds=current_settings().bcrypt_rounds,
         )
         assert workspace.id is not None and user.id is not None
         queries.add_member(session, workspace_id=workspace.id, user_id=user.id, role=args.role)
@@ -108,7 +108,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    revision = upgrade(cached_engine(load_settings().database_url))
+    revision = upgrade(cached_engine(current_settings().database_url))
     print(f"Database is at migration {revision} (newest).")
     return 0
 

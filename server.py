@@ -12,12 +12,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.db import cached_engine, migration_status, upgrade
-from core.settings import PROJECT_ROOT, load_settings
+from core.settings import PROJECT_ROOT, current_settings
 
 
 async def health(request: Request) -> JSONResponse:
     """Is the database reachable, and is its schema at the newest migration?"""
-    status = migration_status(cached_engine(load_settings().database_url))
+    status = migration_status(cached_engine(current_settings().database_url))
     body = {
         "status": "ok" if status.up_to_date else "degraded",
         "database": "reachable" if status.reachable else "unreachable",
@@ -30,7 +30,7 @@ async def health(request: Request) -> JSONResponse:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
-    upgrade(cached_engine(load_settings().database_url))
+    upgrade(cached_engine(current_settings().database_url))
     yield
 
 

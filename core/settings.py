@@ -7,6 +7,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,17 @@ def load_or_create_key(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def current_settings() -> Settings:
+    """Settings for this process's environment; read once per distinct environment, not on every call."""
+    relevant = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("METERR_") or k == "DATABASE_URL"))
+    return _settings_for(relevant)
+
+
+@lru_cache(maxsize=16)
+def _settings_for(relevant: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(dict(relevant))
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_ROOT) -> Settings:

@@ -10,12 +10,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from core.db import cached_engine, session_scope, upgrade
-from core.settings import Settings, load_settings
+from core.settings import Settings, current_settings
 
 
 def get_settings() -> Settings:
-    # Not cached: tests and several workspaces in one process may point at different databases.
-    return load_settings()
+    return current_settings()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

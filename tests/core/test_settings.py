@@ -44,3 +44,15 @@ def test_existing_key_file_is_reused(tmp_path: Path) -> None:
     path = tmp_path / "k"
     path.write_text("kept\n")
     assert load_or_create_key(path) == "kept"
+
+
+def test_current_settings_follow_the_environment(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from core.settings import current_settings
+
+    monkeypatch.setenv("METERR_DATA_DIR", str(tmp_path / "one"))
+    monkeypatch.setenv("METERR_COOKIE_KEY", "k")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    first = current_settings()
+    assert first is current_settings()  # cached while the environment is the same
+    monkeypatch.setenv("METERR_DATA_DIR", str(tmp_path / "two"))
+    assert current_settings().data_dir == tmp_path / "two"
