@@ -2,13 +2,34 @@ import streamlit as st
 
 from core.models import ROLES
 from core.security import InvalidInput
-from ui import actions, context, loaders
+from ui import actions, context, loaders, widgets
 
 ctx = context.current()
 st.title("Settings")
 st.caption(f"Workspace **{ctx.workspace_name}** (`{ctx.workspace_slug}`) · you are **{ctx.role}**")
 
-members, account, danger, audit = st.tabs(["Members", "Your account", "Delete data", "Audit log"])
+members, workspace, account, danger, audit = st.tabs(
+    ["Members", "Workspace", "Your account", "Delete data", "Audit log"]
+)
+
+with workspace:
+    if ctx.can("admin"):
+        with st.form("workspace_form"):
+            name = st.text_input("Workspace name", value=ctx.workspace_name)
+            zones = widgets.timezone_choices()
+            timezone = st.selectbox(
+                "Timezone", zones, index=zones.index(ctx.workspace_timezone), help="Days, months and 'today' follow it."
+            )
+            if st.form_submit_button("Save", icon=":material/save:"):
+                try:
+                    actions.save_workspace_settings(ctx, name=name, timezone=timezone)
+                except InvalidInput as problem:
+                    st.error(str(problem))
+                else:
+                    st.rerun()
+    else:
+        st.write(f"**{ctx.workspace_name}**, days counted in {ctx.workspace_timezone}.")
+        st.caption("Only owners and admins can change these.")
 
 with members:
     people = loaders.members(ctx.workspace_id)

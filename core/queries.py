@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import available_timezones
 
 import pandas as pd
 from sqlalchemy import Date, cast, delete, func, insert, select, update
@@ -77,6 +78,21 @@ def load_workspace_by_id(session: Session, *, workspace_id: int) -> Workspace:
     workspace = session.get(Workspace, workspace_id)
     if workspace is None:
         raise NotFound(f"Workspace {workspace_id} does not exist.")
+    return workspace
+
+
+def save_workspace_settings(session: Session, *, workspace_id: int, name: str, timezone: str) -> Workspace:
+    """Rename a workspace and set the timezone its days, months and 'today' are counted in."""
+    name = name.strip()
+    if not name:
+        raise security.InvalidInput("Give the workspace a name.")
+    if timezone not in available_timezones():
+        raise security.InvalidInput(
+            f"'{timezone}' is not a timezone we know; pick one from the list, e.g. Europe/London."
+        )
+    workspace = load_workspace_by_id(session, workspace_id=workspace_id)
+    workspace.name, workspace.timezone = name[:120], timezone
+    session.add(workspace)
     return workspace
 
 

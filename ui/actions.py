@@ -104,3 +104,17 @@ def delete_workspace_data(context: Context, *, confirmation: str) -> int:
         raise security.InvalidInput(f"Type the workspace id '{context.workspace_slug}' exactly to confirm.")
     with open_session() as session:
         return queries.delete_workspace_data(session, workspace_id=context.workspace_id, user_id=context.user_id)
+
+
+def save_workspace_settings(context: Context, *, name: str, timezone: str) -> None:
+    require_role(context, "admin")
+    with open_session() as session:
+        queries.save_workspace_settings(session, workspace_id=context.workspace_id, name=name, timezone=timezone)
+        queries.save_audit(
+            session,
+            workspace_id=context.workspace_id,
+            user_id=context.user_id,
+            action="workspace.settings_saved",
+            name=name.strip(),
+            timezone=timezone,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import available_timezones
 
 import pandas as pd
 import streamlit as st
@@ -116,3 +117,9 @@ def render_empty_state(*, can_edit: bool) -> None:
         )
     else:
         st.caption("Ask a workspace owner or admin to connect data.")
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def timezone_choices() -> list[str]:
+    """IANA timezones, UTC first."""
+    return ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))]

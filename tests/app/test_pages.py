@@ -254,3 +254,27 @@ def test_a_user_removed_from_every_workspace_sees_why() -> None:
     assert "not a member of any workspace" in at.sidebar.warning[0].value
     with pytest.raises(ValueError):
         at.switch_page("app_pages/overview.py")  # private pages are not even in the navigation
+
+
+def test_admin_sets_the_workspace_timezone_and_name() -> None:
+    engine = app_engine()
+    workspace_id = make_member(engine, username="ada", role="admin")
+    at = signed_in_app("ada")
+    at.switch_page("app_pages/settings.py").run()
+    next(t for t in at.text_input if t.label == "Workspace name").input("Acme Europe")
+    next(s for s in at.selectbox if s.label == "Timezone").select("Europe/Berlin")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    with session_scope(engine) as session:
+        workspace = queries.load_workspace_by_id(session, workspace_id=workspace_id)
+        assert (workspace.name, workspace.timezone) == ("Acme Europe", "Europe/Berlin")
+    assert at.session_state["_context"].workspace_timezone == "Europe/Berlin"
+
+
+def test_unknown_timezones_are_refused(app_env) -> None:  # type: ignore[no-untyped-def]
+    from core.security import InvalidInput
+
+    engine = app_engine()
+    workspace_id = make_member(engine, username="ada", role="owner")
+    with pytest.raises(InvalidInput, match="not a timezone"), session_scope(engine) as session:
+        queries.save_workspace_settings(session, workspace_id=workspace_id, name="X", timezone="Mars/Olympus")
