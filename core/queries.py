@@ -15,6 +15,7 @@ from sqlalchemy import Date, cast, delete, func, insert, select, update
 from sqlmodel import Session, col
 
 from core import security
+from core.crypto import SecretBox, connection_context, hint
 from core.models import (
     DIMENSIONS,
     ROLES,
@@ -231,6 +232,34 @@ def load_audit(session: Session, *, workspace_id: int, limit: int = 50) -> list[
             select(AuditLog).where(AuditLog.workspace_id == workspace_id).order_by(col(AuditLog.id).desc()).limit(limit)
         ).scalars()
     )
+
+
+# Connections --------------------------------------------------------------------------------------
+
+
+def create_connection(
+    session: Session, *, workspace_id: int, provider: str, method: str, name: str, config: dict[str, Any] | None = None
+) -> Connection:
+    connection = Connection(workspace_id=workspace_id, provider=provider, method=method, name=name, config=config or {})
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def save_connection_secret(session: Session, *, connection: Connection, secret: str, box: SecretBox) -> None:
+    """Store a credential sealed to this workspace and connection; only its last four characters stay readable."""
+    assert connection.id is not None
+    connection.secret_ciphertext = box.seal(secret, context=connection_context(connection.workspace_id, connection.id))
+    connection.secret_hint = hint(secret)
+    session.add(connection)
+
+
+def load_connection_secret(session: Session, *, workspace_id: int, connection_id: int, box: SecretBox) -> str:
+    """The credential of a connection of this workspace (a connection of another workspace is not found)."""
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.workspace_id != workspace_id or not connection.secret_ciphertext:
+        raise NotFound("That connection has no stored credential in this workspace.")
+    return box.open(connection.secret_ciphertext, context=connection_context(workspace_id, connection_id))
 
 
 # Charges ------------------------------------------------------------------------------------------

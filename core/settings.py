@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from core.crypto import new_key_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +22,7 @@ class Settings:
     database_url: str
     data_dir: Path
     cookie_key: str
+    secret_key: str = ""  # base64 of 32 bytes; seals stored credentials (core.crypto)
     cookie_name: str = "meterr_auth"
     cookie_expiry_days: float = 7.0
     bcrypt_rounds: int = 12
@@ -39,12 +42,12 @@ def _read_secrets(path: Path) -> Mapping[str, object]:
         return tomllib.load(handle)
 
 
-def load_or_create_key(path: Path) -> str:
+def load_or_create_key(path: Path, *, make: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
     """Return the secret stored at `path`, creating it once with owner-only permissions."""
     if path.is_file():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    key = make()
     # O_EXCL: two processes starting together must not overwrite each other's key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -77,10 +80,16 @@ def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_
     cookie_key = str(
         env.get("METERR_COOKIE_KEY") or file_secrets.get("cookie_key") or load_or_create_key(data_dir / ".cookie_key")
     )
+    secret_key = str(
+        env.get("METERR_SECRET_KEY")
+        or file_secrets.get("secret_key")
+        or load_or_create_key(data_dir / ".secret_key", make=new_key_text)
+    )
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
         cookie_key=cookie_key,
+        secret_key=secret_key,
         bcrypt_rounds=int(env.get("METERR_BCRYPT_ROUNDS", "12")),
         base_url=str(env.get("METERR_BASE_URL") or file_secrets.get("base_url") or "http://localhost:8501"),
     )
