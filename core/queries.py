@@ -274,9 +274,24 @@ class UpsertResult:
     last_day: dt.date | None = None
 
 
-def _placeholders(session: Session, count: int) -> str:
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
-    return ", ".join([mark] * count)
+@dataclass(frozen=True)
+class _DriverStyle:
+    """How our raw SQL speaks to this driver: its placeholder, and whether dates travel as ISO text (SQLite)."""
+
+    mark: str
+    dates_as_text: bool
+
+    def day(self, value: dt.date) -> Any:
+        return value.isoformat() if self.dates_as_text else value
+
+
+def _driver_style(session: Session) -> _DriverStyle:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    return _DriverStyle("?" if sqlite else "%s", sqlite)
+
+
+def _next_month_start(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 _EMPTY_TAGS = "{}"
@@ -326,11 +341,10 @@ def upsert_charges(
     call raises InvalidInput; the caller's transaction then writes nothing. Refreshes the rollup once.
     """
     result = UpsertResult()
-    connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    cursor = connection.connection.cursor()
+    style = _driver_style(session)
+    mark = style.mark
+    cursor = session.connection().connection.cursor()
     columns = ", ".join(CHARGE_COLUMNS)
-    mark = "?" if sqlite else "%s"
     # Only our own constant column names and driver placeholders are interpolated; values are bound.
     insert_sql = f"INSERT INTO charge ({columns}) VALUES ({', '.join([mark] * len(CHARGE_COLUMNS))})"  # noqa: S608
     # An empty workspace cannot hold any of these keys: skip the per-chunk lookups (the common first import).
@@ -339,7 +353,7 @@ def upsert_charges(
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     for chunk in _chunks(rows, _CHUNK):
-        params = [_as_params(row, workspace_id, import_id, sqlite) for row in chunk]
+        params = [_as_params(row, workspace_id, import_id, style.dates_as_text) for row in chunk]
         keys = [p[1] for p in params]
         for key in keys:
             if key in seen:
@@ -535,20 +549,20 @@ def load_daily_totals(
     spend_filter: SpendFilter = SpendFilter(),
 ) -> pd.DataFrame:
     """Spend per day in [start, end] (days without spend are absent): columns day, amount_micros."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
+    style = _driver_style(session)
+    mark = style.mark
     extra, extra_params = _where_filter(spend_filter, mark)
     sql = (
         f"SELECT day, SUM(amount_micros) FROM spend_day WHERE workspace_id = {mark} AND day >= {mark} "  # noqa: S608
         f"AND day <= {mark}{extra} GROUP BY day ORDER BY day"
     )
-    bounds = (start.isoformat(), end.isoformat()) if sqlite else (start, end)
-    return _frame(_run_raw(session, sql, [workspace_id, *bounds, *extra_params]), ("day", "amount_micros"))
+    params = [workspace_id, style.day(start), style.day(end), *extra_params]
+    return _frame(_run_raw(session, sql, params), ("day", "amount_micros"))
 
 
 def _whole_months(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
     """The first and last month (as first days) lying wholly inside [start, end], if any."""
-    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    first = start if start.day == 1 else _next_month_start(start)
     after_end = end + dt.timedelta(days=1)
     last = (after_end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     return (first, last) if first <= last else None
@@ -567,12 +581,8 @@ def load_spend_breakdown(
     Whole months come from the monthly rollup and the partial months at the edges from the daily one, so a
     year is ~12 months of rows, not 365 days of them, and the total is still exact to the day.
     """
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-
-    def value(day: dt.date) -> Any:
-        return day.isoformat() if sqlite else day
-
+    style = _driver_style(session)
+    mark, value = style.mark, style.day
     extra, extra_params = _where_filter(spend_filter, mark)
     dims, sums = ", ".join(DIMENSIONS), ", ".join(MEASURES)
     # Every name below is one of our constants and every value is bound: no text from outside reaches the SQL.
@@ -587,7 +597,7 @@ def load_spend_breakdown(
     else:
         parts.append(part.format(dims=dims, sums=sums, table="spend_month", column="month", mark=mark) + extra)
         params += [workspace_id, value(months[0]), value(months[1]), *extra_params]
-        after_months = (months[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        after_months = _next_month_start(months[1])
         day_ranges = [(start, months[0] - dt.timedelta(days=1)), (after_months, end)]
     for low, high in day_ranges:
         if low <= high:
@@ -686,7 +696,3 @@ def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int |
     )
     save_audit(session, workspace_id=workspace_id, user_id=user_id, action="workspace.data_deleted", charges=deleted)
     return int(deleted or 0)
-
-
-def iter_users(session: Session) -> Iterable[User]:
-    return session.execute(select(User)).scalars()

@@ -48,6 +48,8 @@ def _cookie_username() -> str | None:
 
 def _credentials(usernames: set[str]) -> dict[str, Any]:
     records: dict[str, Any] = {}
+    if not usernames:  # most signed-out runs: no cookie and no sign-in attempt, so no database trip
+        return {"usernames": records}
     with open_session() as session:
         for username in usernames:
             user = queries.load_user(session, username=username)
