@@ -91,6 +91,7 @@ class Connection(SQLModel, table=True):
     secret_hint: str | None = Field(default=None, max_length=8)
     cursor: str | None = Field(default=None, max_length=64)
     last_synced_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None)
     created_at: dt.datetime = _created()
 
 
@@ -108,6 +109,8 @@ class ImportBatch(SQLModel, table=True):
     first_day: dt.date | None = None
     last_day: dt.date | None = None
     error: str | None = None
+    # The whole import result (duplicates, revised, skipped and unpriced rows) as shown to the person.
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     started_at: dt.datetime = _created()
     finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -136,6 +139,8 @@ class ChargeBase(SQLModel):
     customer: str = Field(default="", max_length=80)
     feature: str = Field(default="", max_length=80)
     tags: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The allocation the source itself gave, where rules or overrides changed it, so rules can be undone.
+    origin: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 # The normalised charge table: one source of truth for every provider, file and webhook.
@@ -201,4 +206,69 @@ class AuditLog(SQLModel, table=True):
     user_id: int | None = Field(default=None)
     action: str = Field(max_length=60)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = _created()
+
+
+# Money in: one Stripe balance transaction (charge, refund, fee...) in USD micros, signed.
+class Revenue(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source_key", name="uq_revenue_workspace_source_key"),
+        Index("ix_revenue_workspace_day", "workspace_id", "day"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    connection_id: int | None = Field(default=None, foreign_key="connection.id", ondelete="SET NULL")
+    source_key: str = Field(max_length=255)
+    day: dt.date
+    kind: str = Field(max_length=24)  # charge | refund | fee | dispute | other
+    customer: str = Field(default="", max_length=80)
+    description: str = Field(default="", max_length=255)
+    amount_micros: int = Field(sa_type=BigInteger)  # USD; refunds and fees are negative
+    original_amount: str = Field(max_length=40)  # in the currency's own units, e.g. "12.50" or "1200" (JPY)
+    currency: str = Field(default="USD", max_length=3)
+    created_at: dt.datetime = _created()
+
+
+# Webhook deliveries already applied: a replayed event id is acknowledged and ignored.
+class WebhookEvent(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "source", "event_id", name="uq_webhookevent_event"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    connection_id: int | None = Field(default=None, foreign_key="connection.id", ondelete="SET NULL")
+    source: str = Field(max_length=24)  # charges | stripe
+    event_id: str = Field(max_length=255)
+    received_at: dt.datetime = _created()
+
+
+# A named lease so that, of several replicas, only one runs a scheduled job at a time.
+class Lease(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=120)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+# "Charges whose <match_field> <match_kind> <pattern> belong to <set_field> = <value>", applied in position order.
+class AllocationRule(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    match_field: str = Field(max_length=24)  # provider | service | model | line_item | api_key | project | customer
+    match_kind: str = Field(max_length=16)  # equals | contains | prefix | regex
+    pattern: str = Field(max_length=200)
+    set_field: str = Field(max_length=24)  # department | project | customer | feature | tag
+    tag_key: str = Field(default="", max_length=40)
+    value: str = Field(max_length=80)
+    position: int = Field(default=0)
+    created_at: dt.datetime = _created()
+
+
+# A person's own allocation of one charge; survives re-imports and wins over rules.
+class ChargeOverride(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source_key", "field", name="uq_chargeoverride_key_field"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    source_key: str = Field(max_length=255)
+    field: str = Field(max_length=48)  # department | project | customer | feature | tag:<key>
+    value: str = Field(max_length=80)
     created_at: dt.datetime = _created()

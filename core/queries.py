@@ -35,7 +35,7 @@ from core.models import (
 CHARGE_COLUMNS = (
     "workspace_id", "source_key", "import_id", "day", "provider", "service", "model", "line_item",
     "amount_micros", "original_amount", "currency", "input_tokens", "output_tokens", "cached_tokens",
-    "requests", "api_key", "department", "project", "customer", "feature", "tags",
+    "requests", "api_key", "department", "project", "customer", "feature", "tags", "origin",
 )  # fmt: skip
 _CHUNK = 20_000
 
@@ -301,6 +301,7 @@ def _as_params(row: Mapping[str, Any], workspace_id: int, import_id: int | None,
     """One charge as driver parameters in CHARGE_COLUMNS order; defaults for what a source does not know."""
     get = row.get
     tags = get("tags")
+    origin = get("origin")
     day = row["day"]
     return (
         workspace_id, row["source_key"], import_id, day.isoformat() if day_as_text else day, row["provider"],
@@ -308,6 +309,7 @@ def _as_params(row: Mapping[str, Any], workspace_id: int, import_id: int | None,
         get("currency", "USD"), get("input_tokens", 0), get("output_tokens", 0), get("cached_tokens", 0),
         get("requests", 0), get("api_key", ""), get("department", ""), get("project", ""), get("customer", ""),
         get("feature", ""), json.dumps(tags, sort_keys=True) if tags else _EMPTY_TAGS,
+        json.dumps(origin, sort_keys=True) if origin else _EMPTY_TAGS,
     )  # fmt: skip
 
 
@@ -315,8 +317,9 @@ def _fingerprint(values: Sequence[Any]) -> tuple[Any, ...]:
     """What makes two versions of a charge the same, whatever the driver returned the day and tags as."""
     out = list(values[3:])  # drop workspace_id, source_key, import_id
     out[0] = str(out[0])
-    tags = out[-1]
-    out[-1] = tags if isinstance(tags, str) else (json.dumps(tags, sort_keys=True) if tags else _EMPTY_TAGS)
+    for i in (-2, -1):  # tags, origin: JSON text from SQLite, dicts from PostgreSQL
+        value = out[i]
+        out[i] = value if isinstance(value, str) else (json.dumps(value, sort_keys=True) if value else _EMPTY_TAGS)
     return tuple(out)
 
 
