@@ -1,4 +1,4 @@
-"""Command line: `meterr demo | user add | summary | db upgrade | bench`. Thin: parse, call core, print."""
+"""Command line: `meterr demo | user add | summary | import | db upgrade | bench`. Thin: parse, call core, print."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import getpass
 import json
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
 
 from core import demo, queries, security
 from core.db import cached_engine, session_scope, upgrade
-from core.money import decimal_string
+from core.money import decimal_string, format_usd, to_micros
 from core.settings import current_settings
 
 
@@ -113,6 +115,55 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rates(pairs: Sequence[str]) -> dict[str, Decimal]:
+    from connectors.files.normalise import parse_rates
+
+    table = {}
+    for pair in pairs:
+        code, sep, value = pair.partition("=")
+        if not sep:
+            raise CliError(f"'{pair}' is not a rate; write it as CODE=USD_PER_UNIT, e.g. --rate EUR=1.08")
+        table[code] = value
+    return parse_rates(table)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from connectors.files.base import MAX_BYTES, too_big_message
+    from connectors.imports import import_file
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise CliError(f"There is no file at {path}.")
+    if path.stat().st_size > MAX_BYTES:
+        raise CliError(too_big_message(path.stat().st_size))
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        result = import_file(
+            session,
+            workspace_id=workspace.id,
+            name=path.name,
+            data=path.read_bytes(),
+            format=args.format,
+            skip_bad_rows=args.skip_bad_rows,
+            rates=_rates(args.rate),
+        )
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2))
+        return 0
+    span = f"{result.first_day} to {result.last_day}" if result.first_day else "no days"
+    print(
+        f"Imported {format_usd(to_micros(result.total_usd))} from {result.format_label} ({span}): "
+        f"{result.charges_written:,} new charges, {result.revised:,} revised, {result.duplicates:,} already there; "
+        f"{result.rows_read:,} rows read."
+    )
+    for skipped in result.skipped:
+        print(f"  skipped row {skipped.row} ({skipped.column}): {skipped.reason}")
+    for item in result.unpriced:
+        print(f"  not priced: {item.provider} {item.model}, {item.rows:,} rows (no price known; not stored)")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmark import run_benchmark
 
@@ -151,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     p = db.add_parser("upgrade", help="apply pending migrations")
     p.set_defaults(func=cmd_db_upgrade)
+
+    p = commands.add_parser("import", help="import a cost or usage export (CSV, TSV, JSON, JSONL, .gz)")
+    p.add_argument("path")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--format", help="skip detection and read the file as this format")
+    p.add_argument("--skip-bad-rows", action="store_true", help="leave out rows with bad cells (they are listed)")
+    p.add_argument("--rate", action="append", default=[], metavar="CODE=USD", help="exchange rate, e.g. EUR=1.08")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import)
 
     p = commands.add_parser("bench", help="benchmark load and Overview queries on synthetic charges")
     p.add_argument("--rows", type=int, default=1_000_000)

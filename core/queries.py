@@ -475,21 +475,34 @@ def refresh_rollup(session: Session, *, workspace_id: int, first_day: dt.date, l
     )
 
 
-def create_import(session: Session, *, workspace_id: int, source: str, filename: str | None = None) -> ImportBatch:
-    batch = ImportBatch(workspace_id=workspace_id, source=source, filename=filename)
+def create_import(
+    session: Session, *, workspace_id: int, source: str, filename: str | None = None, connection_id: int | None = None
+) -> ImportBatch:
+    batch = ImportBatch(workspace_id=workspace_id, source=source, filename=filename, connection_id=connection_id)
     session.add(batch)
     session.flush()
     return batch
 
 
 def finish_import(
-    session: Session, *, batch: ImportBatch, result: UpsertResult, rows_read: int, total_micros: int
+    session: Session,
+    *,
+    batch: ImportBatch,
+    result: UpsertResult,
+    rows_read: int,
+    total_micros: int,
+    first_day: dt.date | None = None,
+    last_day: dt.date | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
+    """Record what an import contributed; the days default to those the import changed."""
     batch.status = "done"
     batch.rows_read = rows_read
     batch.charges_written = result.written + result.revised
     batch.total_micros = total_micros
-    batch.first_day, batch.last_day = result.first_day, result.last_day
+    batch.first_day = first_day or result.first_day
+    batch.last_day = last_day or result.last_day
+    batch.detail = detail or {}
     batch.finished_at = utcnow()
     session.add(batch)
 

@@ -1,0 +1,39 @@
+"""File imports: detect an export's format from its content, parse it, roll it up to daily charges.
+
+Each format module exposes `PARSERS`; add a module to `_MODULES` to make its formats available.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from connectors.files.base import BadFile, Parser, RawFile
+
+_MODULES = ("generic",)
+
+
+def all_parsers() -> list[Parser]:
+    parsers: list[Parser] = []
+    for module in _MODULES:
+        parsers.extend(importlib.import_module(f"connectors.files.{module}").PARSERS)
+    return parsers
+
+
+def get_parser(name: str) -> Parser:
+    for parser in all_parsers():
+        if parser.name == name:
+            return parser
+    names = ", ".join(sorted(p.name for p in all_parsers()))
+    raise BadFile(f"There is no format called '{name}'. Formats: {names}.")
+
+
+def detect_parser(raw: RawFile) -> Parser:
+    """The parser most sure the file is its own; the generic CSV/JSON reader when none is."""
+    scored = [(parser.detect(raw), -i, parser) for i, parser in enumerate(all_parsers())]
+    score, _, parser = max(scored, key=lambda item: (item[0], item[1]))
+    if score <= 0:
+        raise BadFile(
+            "We could not tell what kind of export this is. Import it as a CSV or JSON file with a date and an "
+            "amount column, or pick the format by hand."
+        )
+    return parser
