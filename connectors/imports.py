@@ -118,7 +118,7 @@ def import_file(
         charges_written=upserted.written,
         duplicates=upserted.duplicates,
         revised=upserted.revised,
-        skipped=parsed.skipped,
+        skipped=sorted(parsed.skipped, key=lambda s: s.row),
         unpriced=rolled.unpriced,
         total_usd=decimal_string(rolled.total_micros),
         first_day=rolled.first_day,

@@ -87,10 +87,10 @@ def classify(vendor: str = "", description: str = "", model: str = "") -> Classi
     if vendor_key in _ALIASES:
         provider = _ALIASES[vendor_key]
         return Classified(provider, _service_for(provider), model_name(model))
-    for text in (vendor, description):
-        for pattern, provider, service in _PROVIDERS:
-            if text and pattern.search(text):
-                return Classified(provider, service, model_name(model))
+    # The most specific pattern wins wherever it appears: vendor 'AWS' with line 'Amazon Bedrock ...' is Bedrock.
+    for pattern, provider, service in _PROVIDERS:
+        if (vendor and pattern.search(vendor)) or (description and pattern.search(description)):
+            return Classified(provider, service, model_name(model))
     by_model = provider_for_model(model) if model else ""
     if by_model:
         return Classified(by_model, "API", model_name(model))

@@ -29,11 +29,17 @@ def get_parser(name: str) -> Parser:
 
 def detect_parser(raw: RawFile) -> Parser:
     """The parser most sure the file is its own; the generic CSV/JSON reader when none is."""
+    _ = raw.text  # an empty, binary or zipped file is refused here, with its own reason
+    if raw.looks_like_json():
+        raw.json()  # likewise JSON that is cut off or malformed
     scored = [(parser.detect(raw), -i, parser) for i, parser in enumerate(all_parsers())]
     score, _, parser = max(scored, key=lambda item: (item[0], item[1]))
     if score <= 0:
-        raise BadFile(
-            "We could not tell what kind of export this is. Import it as a CSV or JSON file with a date and an "
-            "amount column, or pick the format by hand."
-        )
+        from connectors.files.generic import suggest_mapping
+
+        try:
+            suggest_mapping(raw)
+        except BadFile as problem:
+            raise BadFile(f"We could not tell what kind of export this is. {problem}") from problem
+        raise BadFile("We could not tell what kind of export this is; pick the format by hand.")
     return parser

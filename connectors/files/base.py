@@ -154,7 +154,7 @@ def _json_lines(lines: list[str]) -> list[Any]:
 
 
 def _json_problem(exc: json.JSONDecodeError, text: str) -> str:
-    if exc.pos >= len(text.rstrip()) - 1:
+    if exc.pos >= len(text.rstrip()) - 1 or text.rstrip()[-1:] not in ("}", "]"):
         return f"The JSON ends early (line {exc.lineno}): the file looks cut off. Download or export it again."
     return f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}. Export the file again."
 
@@ -442,6 +442,8 @@ def canonical(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
         out["currency"] = "USD"
     if "tags" not in out:
         out["tags"] = ""
+    if "day" not in out:
+        out["day"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     return out[list(CANONICAL)]
 
 

@@ -142,9 +142,11 @@ def suggest_mapping(raw: RawFile) -> ColumnMapping:
         found[field_name] = column
         if column:
             taken.add(column)
-    if not found["date"] or _parses(frame, found["date"], _is_date) < 0.8:
+    # A column named like a date or an amount is taken at its word (bad cells are reported row by row later);
+    # otherwise the content decides.
+    if not found["date"]:
         found["date"] = next((c for c in columns if c not in taken and _parses(frame, c, _is_date) >= 0.8), None)
-    if not found["amount"] or _parses(frame, found["amount"], _is_amount) < 0.8:
+    if not found["amount"]:
         candidates = [c for c in columns if c not in taken and c != found["date"]]
         found["amount"] = next((c for c in candidates if _parses(frame, c, _is_amount) >= 0.8), None)
     if not found["date"] or not found["amount"]:
@@ -162,7 +164,8 @@ def suggest_mapping(raw: RawFile) -> ColumnMapping:
         date_order=_guess_date_order(frame[found["date"]]),
         decimal_comma=decimal_comma,
     )
-    return replace(mapping, **{name: found[name] for name in _HINTS if name not in ("date", "amount")})
+    extras: dict[str, Any] = {name: found[name] for name in _HINTS if name not in ("date", "amount")}
+    return replace(mapping, **extras)
 
 
 def columns_of(raw: RawFile) -> list[str]:
@@ -215,7 +218,11 @@ class GenericParser:
         order = mapping.date_order if mapping.date_order != "auto" else _guess_date_order(frame[mapping.date])
         dated = frame.assign(**{mapping.date: _iso_dates(frame[mapping.date], order)})
         day = day_cells(dated, mapping.date, errors)
-        amount = decimal_cells(frame, mapping.amount, errors, decimal_comma=mapping.decimal_comma)
+        # With token columns, a blank amount means "price it from the tokens".
+        priced_by_tokens = bool(mapping.input_tokens or mapping.output_tokens)
+        amount = decimal_cells(
+            frame, mapping.amount, errors, required=not priced_by_tokens, decimal_comma=mapping.decimal_comma
+        )
         counts = {
             name: count_cells(frame, getattr(mapping, name), errors)
             for name in ("input_tokens", "output_tokens")

@@ -105,3 +105,57 @@ def test_console_script_is_installed() -> None:
     assert meterr, "the meterr console script is not installed in this environment"
     result = subprocess.run([meterr, "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "summary" in result.stdout
+
+
+LEDGER = 'date,vendor,description,amount\n2026-03-04,OpenAI,API,"$1,234.56"\n2026-03-05,Anthropic,API,12.30\n'
+
+
+def test_import_prints_the_result_as_json_and_is_idempotent(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    path = tmp_path / "ledger.csv"
+    path.write_text(LEDGER)
+    code, out, err = run(capsys, "import", str(path), "--workspace", "acme-ai", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert {k: body[k] for k in ("format", "rows_read", "charges_written", "duplicates", "revised", "total_usd")} == {
+        "format": "generic", "rows_read": 2, "charges_written": 2, "duplicates": 0, "revised": 0,
+        "total_usd": "1246.860000",
+    }  # fmt: skip
+    assert (body["first_day"], body["last_day"], body["skipped"], body["unpriced"]) == (
+        "2026-03-04", "2026-03-05", [], [],
+    )  # fmt: skip
+    code, out, _ = run(capsys, "import", str(path), "--workspace", "acme-ai", "--json")
+    assert code == 0 and (json.loads(out)["charges_written"], json.loads(out)["duplicates"]) == (0, 2)
+    code, out, _ = run(capsys, "import", str(path), "--workspace", "acme-ai")
+    assert code == 0 and out.startswith("Imported $1,246.86 from Any CSV or JSON")
+
+
+def test_import_of_a_bad_file_exits_2_with_one_line_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    _, before, _ = run(capsys, "summary", "--workspace", "acme-ai", "--json")
+    path = tmp_path / "bad.csv"
+    path.write_text(LEDGER + "2026-03-06,OpenAI,API,lots\n")
+    code, out, err = run(capsys, "import", str(path), "--workspace", "acme-ai")
+    assert code == 2 and out == ""
+    assert err.startswith("meterr: Row 4, column 'amount': 'lots' is not a number") and err.count("\n") == 1
+    _, after, _ = run(capsys, "summary", "--workspace", "acme-ai", "--json")
+    assert json.loads(after) == json.loads(before)
+    code, out, _ = run(capsys, "import", str(path), "--workspace", "acme-ai", "--skip-bad-rows", "--json")
+    skipped = [{"row": 4, "column": "amount", "reason": "'lots' is not a number"}]
+    assert code == 0 and json.loads(out)["skipped"] == skipped
+
+
+def test_import_rates_and_missing_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    path = tmp_path / "eur.csv"
+    path.write_text("date,amount,currency\n2026-03-04,10.00,EUR\n")
+    code, _, err = run(capsys, "import", str(path), "--workspace", "acme-ai")
+    assert code == 2 and "EUR" in err and "EUR=1.08" in err
+    code, out, _ = run(capsys, "import", str(path), "--workspace", "acme-ai", "--rate", "EUR=1.10", "--json")
+    assert code == 0 and json.loads(out)["total_usd"] == "11.000000"
+    code, _, err = run(capsys, "import", str(tmp_path / "nope.csv"), "--workspace", "acme-ai")
+    assert code == 2 and "There is no file at" in err
+    code, _, err = run(capsys, "import", str(path), "--workspace", "acme-ai", "--rate", "EUR")
+    assert code == 2 and "CODE=USD_PER_UNIT" in err
