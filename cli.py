@@ -1,4 +1,4 @@
-"""Command line: `meterr demo | user add | summary | import | db upgrade | bench`. Thin: parse, call core, print."""
+"""Command line: `meterr demo | user add | summary | import | sync | db upgrade | bench`. Thin."""
 
 from __future__ import annotations
 
@@ -164,6 +164,36 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    import httpx
+
+    from connectors.sync import sync_all
+
+    settings = current_settings()
+    engine = _engine()
+    workspace_id = None
+    if args.workspace:
+        with session_scope(engine) as session:
+            workspace_id = queries.load_workspace(session, slug=args.workspace).id
+    with httpx.Client(timeout=60) as client:
+        results = sync_all(
+            engine,
+            client=client,
+            box=settings.secret_box(),
+            today=dt.datetime.now(dt.UTC).date(),
+            base_url_for=settings.api_base,
+            workspace_id=workspace_id,
+            connection_id=args.connection,
+        )
+    if args.json:
+        print(json.dumps([r.as_json() for r in results], indent=2))
+    elif not results:
+        print("Nothing to sync: no API connection with a stored key.")
+    for result in results if not args.json else []:
+        print(f"{'ok ' if result.ok else 'ERR'} {result.name or result.connection_id}: {result.message}")
+    return 0 if all(r.ok for r in results) else 2
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmark import run_benchmark
 
@@ -211,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", action="append", default=[], metavar="CODE=USD", help="exchange rate, e.g. EUR=1.08")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_import)
+
+    p = commands.add_parser("sync", help="pull the latest days from every API connection (or one)")
+    p.add_argument("--workspace", help="only this workspace (slug)")
+    p.add_argument("--connection", type=int, help="only this connection (id)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sync)
 
     p = commands.add_parser("bench", help="benchmark load and Overview queries on synthetic charges")
     p.add_argument("--rows", type=int, default=1_000_000)

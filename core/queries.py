@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 import pandas as pd
 from sqlalchemy import Date, cast, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from core import security
@@ -23,6 +24,7 @@ from core.models import (
     Charge,
     Connection,
     ImportBatch,
+    Lease,
     Membership,
     SpendDay,
     SpendMonth,
@@ -712,3 +714,87 @@ def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int |
     )
     save_audit(session, workspace_id=workspace_id, user_id=user_id, action="workspace.data_deleted", charges=deleted)
     return int(deleted or 0)
+
+
+# Connections and leases ------------------------------------------------------------------------------
+
+
+def load_connections(session: Session, *, workspace_id: int) -> list[Connection]:
+    return list(
+        session.execute(
+            select(Connection).where(Connection.workspace_id == workspace_id).order_by(col(Connection.created_at))
+        ).scalars()
+    )
+
+
+def load_connection(session: Session, *, workspace_id: int, connection_id: int) -> Connection:
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.workspace_id != workspace_id:
+        raise NotFound("There is no such connection in this workspace.")
+    return connection
+
+
+def load_connection_stats(session: Session, *, workspace_id: int) -> dict[int, tuple[int, int]]:
+    """(charges written, micro-dollars) per connection, summed over its imports."""
+    rows = session.execute(
+        select(ImportBatch.connection_id, func.sum(ImportBatch.charges_written), func.sum(ImportBatch.total_micros))
+        .where(ImportBatch.workspace_id == workspace_id, col(ImportBatch.connection_id).is_not(None))
+        .group_by(ImportBatch.connection_id)
+    ).all()
+    return {int(cid): (int(count or 0), int(total or 0)) for cid, count, total in rows}
+
+
+def remove_connection(session: Session, *, workspace_id: int, connection_id: int) -> Connection:
+    """Forget a connection and its sealed secret; the charges it brought stay (delete data separately)."""
+    connection = load_connection(session, workspace_id=workspace_id, connection_id=connection_id)
+    session.delete(connection)
+    return connection
+
+
+def save_sync_state(
+    session: Session, *, connection: Connection, cursor: str | None, error: str | None, when: dt.datetime
+) -> None:
+    if cursor is not None:
+        connection.cursor = cursor
+    connection.last_error = error
+    connection.status = "error" if error else "active"
+    if error is None:
+        connection.last_synced_at = when
+    session.add(connection)
+
+
+def acquire_lease(session: Session, *, name: str, holder: str, ttl: dt.timedelta, now: dt.datetime) -> bool:
+    """Take (or renew) the named lease until now + ttl, unless another holder's lease is still running."""
+    taken = session.execute(
+        update(Lease)
+        .where(col(Lease.name) == name, (col(Lease.expires_at) < now) | (col(Lease.holder) == holder))
+        .values(holder=holder, expires_at=now + ttl)
+    )
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    if session.get(Lease, name) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+    except IntegrityError:
+        return False  # another replica inserted it first
+    return True
+
+
+def release_lease(session: Session, *, name: str, holder: str) -> None:
+    session.execute(delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder))
+
+
+def load_syncable_connections(
+    session: Session, *, workspace_id: int | None = None, connection_id: int | None = None
+) -> list[tuple[int, int, str]]:
+    """(workspace_id, connection_id, provider) of API connections with a stored key, for the sync runner."""
+    query = select(Connection.workspace_id, Connection.id, Connection.provider).where(
+        Connection.method == "api_key", col(Connection.secret_ciphertext).is_not(None)
+    )
+    if workspace_id is not None:
+        query = query.where(Connection.workspace_id == workspace_id)
+    if connection_id is not None:
+        query = query.where(Connection.id == connection_id)
+    return [(int(w), int(c), str(p)) for w, c, p in session.execute(query.order_by(Connection.id)).all()]

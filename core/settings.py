@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from core.crypto import new_key_text
+from core.crypto import SecretBox, decode_key, new_key_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +29,16 @@ class Settings:
     lockout_attempts: int = 5
     lockout_seconds: int = 60
     base_url: str = "http://localhost:8501"
+    sync_interval_minutes: int = 60  # the scheduled sync in server.py; 0 turns it off
+    # Provider API addresses, overridable for self-hosted gateways and for tests' local fake servers.
+    api_bases: tuple[tuple[str, str], ...] = ()
+
+    def secret_box(self) -> SecretBox:
+        """Seals and opens stored credentials with this installation's key."""
+        return SecretBox(decode_key(self.secret_key))
+
+    def api_base(self, provider: str) -> str | None:
+        return dict(self.api_bases).get(provider)
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,4 +102,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_
         secret_key=secret_key,
         bcrypt_rounds=int(env.get("METERR_BCRYPT_ROUNDS", "12")),
         base_url=str(env.get("METERR_BASE_URL") or file_secrets.get("base_url") or "http://localhost:8501"),
+        sync_interval_minutes=int(env.get("METERR_SYNC_INTERVAL_MINUTES", "60")),
+        api_bases=tuple(
+            (provider, env[f"METERR_{provider.upper()}_API_BASE"])
+            for provider in ("OpenAI", "Anthropic", "Stripe")
+            if env.get(f"METERR_{provider.upper()}_API_BASE")
+        ),
     )

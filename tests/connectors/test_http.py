@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -29,10 +30,16 @@ def client_for(*responses: httpx.Response | Exception) -> tuple[httpx.Client, li
     return httpx.Client(transport=httpx.MockTransport(handler)), seen
 
 
-def call(client: httpx.Client, sleeps: list[float], provider: str = "OpenAI", **kwargs: object) -> object:
+def call(client: httpx.Client, sleeps: list[float], provider: str = "OpenAI", **kwargs: Any) -> Any:
     headers = {"Authorization": f"Bearer {KEY}"} if provider == "OpenAI" else {"x-api-key": KEY}
     return request_json(
-        client, "GET", URL, headers=headers, sleep=sleeps.append, provider=provider, **kwargs  # type: ignore[arg-type]
+        client,
+        "GET",
+        URL,
+        headers=headers,
+        sleep=sleeps.append,
+        provider=provider,
+        **kwargs,
     )
 
 
@@ -230,4 +237,3 @@ def test_merge_sums_money_exactly_once() -> None:
     assert merged[0]["original_amount"] == "0.0000010"
     assert merged[0]["amount_micros"] == 1  # rounded once, from the exact sum
     assert merged[0]["input_tokens"] == 2 and merged[0]["requests"] == 2
-
