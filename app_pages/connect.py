@@ -1,19 +1,57 @@
 import streamlit as st
 
+from connectors import catalog
+from ui import connections, context, wizard
+
+ctx = context.current()
 st.title("Connect your data")
-st.info(
-    "The step-by-step connection wizard is on its way. Here is what it will do, so you can get your keys and "
-    "exports ready.",
-    icon=":material/construction:",
-)
-st.markdown(
-    """
-1. **Choose a source**: OpenAI, Anthropic, Google Cloud, AWS Bedrock, Azure OpenAI, Helicone, Langfuse, LiteLLM,
-   Stripe for revenue, or any CSV/JSON file.
-2. **Choose how**: a read-only admin key (usage and cost only), a file export, or a signed webhook.
-3. **See what we read and store**: keys are encrypted at rest, or used once and forgotten, as you choose.
-4. **Test the connection**, then backfill 90 days with a progress bar.
-5. **Your first insight**: "Imported $48,210 across 92 days from OpenAI", straight to the Overview.
-"""
-)
-st.page_link("app_pages/get_started.py", label="Meanwhile, explore with demo data", icon=":material/auto_awesome:")
+st.caption("Admin keys, export files or signed webhooks: every source ends up as daily charges you can trust.")
+
+rows = connections.load_connection_rows(ctx)
+if rows:
+    st.subheader("Your connections")
+    for row in rows:
+        with st.container(border=True):
+            name, status, numbers, buttons = st.columns([3, 2, 2, 2], vertical_alignment="center")
+            name.markdown(f"**{row.name}**  \n{catalog.METHOD_LABELS.get(row.method, row.method)}")
+            if row.status == "error":
+                status.markdown(":red-badge[:material/error: needs attention]")
+            else:
+                status.markdown(":green-badge[:material/check: active]")
+            synced = f"{row.last_synced:%d %b %Y %H:%M} UTC" if row.last_synced else "never"
+            status.caption(f"Last sync: {synced}" + (f" · key {row.key_hint}" if row.key_hint else ""))
+            numbers.markdown(f"**{row.total}**  \n{row.charges:,} charges")
+            if ctx.can("admin"):
+                if (
+                    row.method == catalog.API_KEY
+                    and row.key_hint
+                    and buttons.button("Sync now", icon=":material/sync:", key=f"sync_{row.id}")
+                ):
+                    with st.spinner(f"Syncing {row.name}…"):
+                        result = connections.run_sync(ctx, connection_id=row.id)
+                    (st.success if result.ok else st.error)(result.message)
+                if buttons.button("Remove", icon=":material/delete:", key=f"remove_{row.id}"):
+                    st.session_state["confirm_remove"] = row.id
+                if st.session_state.get("confirm_remove") == row.id:
+                    st.warning(
+                        f"Remove **{row.name}**? Its stored key is deleted; the charges it imported stay "
+                        "(delete them in Settings → Delete data)."
+                    )
+                    yes, no = st.columns(2)
+                    if yes.button("Yes, remove", type="primary", key=f"remove_yes_{row.id}"):
+                        connections.remove_connection(ctx, connection_id=row.id)
+                        st.session_state.pop("confirm_remove", None)
+                        st.rerun()
+                    if no.button("Keep it", key=f"remove_no_{row.id}"):
+                        st.session_state.pop("confirm_remove", None)
+                        st.rerun()
+            if row.last_error:
+                st.error(row.last_error, icon=":material/error:")
+    st.divider()
+
+st.subheader("Add a source" if rows else "Connect your first source")
+if ctx.can("admin"):
+    wizard.render(ctx)
+else:
+    st.info("Only owners and admins can connect data. Ask one of them to add a source.", icon=":material/lock:")
+    st.page_link("app_pages/overview.py", label="Back to the Overview", icon=":material/dashboard:")

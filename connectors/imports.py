@@ -72,6 +72,65 @@ def choose_parser(raw: RawFile, *, format: str | None = None, mapping: ColumnMap
     return get_parser(format) if format else detect_parser(raw)
 
 
+@dataclass
+class Preview:
+    """What an import would do, before anything is written: shown in the wizard's confirm step."""
+
+    format: str
+    format_label: str
+    rows_read: int
+    charges: int
+    total_usd: str
+    first_day: dt.date | None
+    last_day: dt.date | None
+    skipped: list[SkippedRow]
+    unpriced: list[Unpriced]
+    notes: list[str]
+
+
+def _parse(
+    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
+) -> tuple[Any, Rolled]:
+    try:
+        parsed = parser.parse(raw, skip_bad_rows=skip_bad_rows)
+        if parsed.charges is not None:
+            rolled = Rolled(rows=parsed.charges, total_micros=sum(int(c["amount_micros"]) for c in parsed.charges))
+            if parsed.charges:
+                rolled.first_day = min(c["day"] for c in parsed.charges)
+                rolled.last_day = max(c["day"] for c in parsed.charges)
+        else:
+            rolled = roll_up(parsed.frame, namespace=parser.namespace, rates=rates)
+    except BadFile:
+        raise
+    except Exception as exc:  # a parser bug must still reach the person as a sentence, not a trace
+        log.exception("parser %s failed on %s", parser.name, raw.name)
+        raise BadFile(
+            f"We could not read this file as {parser.label} ({type(exc).__name__}). Check it is the right export, "
+            "or choose the format by hand."
+        ) from exc
+    return parsed, rolled
+
+
+def preview_file(
+    *,
+    name: str,
+    data: bytes,
+    format: str | None = None,
+    mapping: ColumnMapping | None = None,
+    skip_bad_rows: bool = False,
+    rates: Mapping[str, Decimal] | None = None,
+) -> Preview:
+    """Parse and price a file without touching the database; raises BadFile like import_file."""
+    raw = RawFile(name=name, data=data)
+    parser = choose_parser(raw, format=format, mapping=mapping)
+    parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
+    return Preview(
+        format=parser.name, format_label=parser.label, rows_read=parsed.rows_read, charges=len(rolled.rows),
+        total_usd=decimal_string(rolled.total_micros), first_day=rolled.first_day, last_day=rolled.last_day,
+        skipped=sorted(parsed.skipped, key=lambda s: s.row), unpriced=rolled.unpriced, notes=parsed.notes,
+    )  # fmt: skip
+
+
 def import_file(
     session: Session,
     *,
@@ -88,23 +147,7 @@ def import_file(
     """Parse `data` and upsert its charges; raises BadFile (with nothing written) when it cannot."""
     raw = RawFile(name=name, data=data)
     parser = choose_parser(raw, format=format, mapping=mapping)
-    try:
-        parsed = parser.parse(raw, skip_bad_rows=skip_bad_rows)
-        if parsed.charges is not None:
-            rolled = Rolled(rows=parsed.charges, total_micros=sum(int(c["amount_micros"]) for c in parsed.charges))
-            if parsed.charges:
-                rolled.first_day = min(c["day"] for c in parsed.charges)
-                rolled.last_day = max(c["day"] for c in parsed.charges)
-        else:
-            rolled = roll_up(parsed.frame, namespace=parser.namespace, rates=rates)
-    except BadFile:
-        raise
-    except Exception as exc:  # a parser bug must still reach the person as a sentence, not a trace
-        log.exception("parser %s failed on %s", parser.name, name)
-        raise BadFile(
-            f"We could not read this file as {parser.label} ({type(exc).__name__}). Check it is the right export, "
-            "or choose the format by hand."
-        ) from exc
+    parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
     if allocate is not None:
         allocate(rolled.rows)
     batch = queries.create_import(
