@@ -19,12 +19,13 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
         "overview": screen("overview", "Overview", "dashboard", default=True),
         "get_started": screen("get_started", "Get started", "rocket_launch"),
         "connect": screen("connect", "Connect data", "cable"),
+        "rules": screen("rules", "Allocation rules", "rule"),
         "settings": screen("settings", "Settings", "settings"),
     }
     current = st.navigation(
         {
             "Spend": [screens["overview"]],
-            "Data": [screens["get_started"], screens["connect"]],
+            "Data": [screens["get_started"], screens["connect"], screens["rules"]],
             "Workspace": [screens["settings"]],
         }
     )

@@ -1,18 +1,48 @@
-"""Process entry: `streamlit run server.py` serves the app, the JSON API and (later) webhooks and the scheduler."""
+"""Process entry: `streamlit run server.py` serves the app, the JSON API, webhooks and the hourly sync."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import datetime as dt
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import streamlit as st
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from core.db import cached_engine, migration_status, upgrade
+from connectors.sync import sync_all
+from connectors.webhooks import (
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADER,
+    STRIPE_SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookRejected,
+    parse_charge_event,
+    parse_stripe_event,
+    too_large,
+    verify_signature,
+    verify_stripe_signature,
+)
+from core import queries
+from core.crypto import SecretBox, SecretError
+from core.db import cached_engine, migration_status, session_scope, upgrade
+from core.models import Connection, WebhookEvent, utcnow
+from core.revenue import upsert_revenue
 from core.settings import PROJECT_ROOT, current_settings
+
+log = logging.getLogger("meterr.webhooks")
+_MAX_ID = 2**63 - 1
 
 
 async def health(request: Request) -> JSONResponse:
@@ -28,14 +58,213 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if status.up_to_date else 503)
 
 
+# Webhooks: bodies and secrets are never logged; every answer is JSON with a plain-English `error`.
+
+
+class _Duplicate(Exception):
+    """This event was applied before: acknowledge it and write nothing."""
+
+
+async def charge_webhook(request: Request) -> JSONResponse:
+    """Charges pushed by a sender signing with its connection's secret (see connectors/webhooks.py)."""
+    connection_id: int = request.path_params["connection_id"]
+    headers = request.headers
+    return await _answer(
+        request,
+        lambda body: _receive_charges(
+            connection_id, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body
+        ),
+        what=f"charge webhook {connection_id}",
+    )
+
+
+async def stripe_webhook(request: Request) -> JSONResponse:
+    """Stripe events (charges, refunds, balance transactions) as revenue, for the workspace whose secret signed them."""
+    signature = request.headers.get(STRIPE_SIGNATURE_HEADER)
+    return await _answer(request, lambda body: _receive_stripe(signature, body), what="Stripe webhook")
+
+
+async def _answer(request: Request, receive: Callable[[bytes], dict[str, Any]], *, what: str) -> JSONResponse:
+    try:
+        body = await _read_body(request)
+        result = await run_in_threadpool(receive, body)
+    except WebhookRejected as exc:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+    except _Duplicate:
+        return JSONResponse({"status": "duplicate"})
+    except Exception as exc:  # never a traceback to the sender; the type is enough to start looking
+        log.error("%s failed: %s", what, type(exc).__name__)
+        return JSONResponse(
+            {"error": "meterr could not store this delivery, so nothing was applied; send it again later."},
+            status_code=500,
+        )
+    return JSONResponse(result)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refusing more than 1 MB before reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large()
+    return bytes(body)
+
+
+def _secret_box() -> SecretBox:
+    return current_settings().secret_box()
+
+
+def _claim_event(session: Session, connection: Connection, *, source: str, event_id: str) -> None:
+    """Record the event in this transaction, or raise _Duplicate when it was applied before."""
+    assert connection.id is not None
+    seen = session.exec(
+        select(WebhookEvent.id).where(
+            col(WebhookEvent.workspace_id) == connection.workspace_id,
+            col(WebhookEvent.source) == source,
+            col(WebhookEvent.event_id) == event_id,
+        )
+    ).first()
+    if seen is not None:
+        raise _Duplicate
+    session.add(
+        WebhookEvent(
+            workspace_id=connection.workspace_id, connection_id=connection.id, source=source, event_id=event_id
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:  # the same event delivered twice at once: the other delivery applies it
+        raise _Duplicate from None
+
+
+def _receive_charges(
+    connection_id: int, timestamp_header: str | None, signature_header: str | None, body: bytes
+) -> dict[str, Any]:
+    engine = cached_engine(current_settings().database_url)
+    with session_scope(engine) as session:
+        connection = session.get(Connection, connection_id) if connection_id <= _MAX_ID else None
+        if connection is None or connection.method != "webhook" or connection.provider == "Stripe":
+            raise WebhookRejected(404, "unknown webhook")
+        assert connection.id is not None
+        try:
+            secret = queries.load_connection_secret(
+                session, workspace_id=connection.workspace_id, connection_id=connection.id, box=_secret_box()
+            )
+        except (queries.NotFound, SecretError):
+            log.warning("charge webhook %s: no signing secret that can be opened", connection.id)
+            raise WebhookRejected(
+                503, "This webhook has no usable signing secret; a workspace admin must set it again in meterr."
+            ) from None
+        verify_signature(
+            secret, timestamp_header=timestamp_header, signature_header=signature_header, body=body, now=time.time()
+        )
+        event_id, rows = parse_charge_event(
+            body, received_on=dt.datetime.now(dt.UTC).date(), connection_id=connection.id
+        )
+        # Event ids are the sender's own: scoped to the connection so two senders cannot collide.
+        _claim_event(session, connection, source="charges", event_id=f"{connection.id}:{event_id}")
+        queries.allocator_for(session, workspace_id=connection.workspace_id)(rows)
+        queries.upsert_charges(session, workspace_id=connection.workspace_id, rows=rows)
+        connection.last_synced_at = utcnow()
+        session.add(connection)
+    return {"status": "ok", "charges": len(rows)}
+
+
+def _stripe_secrets(session: Session, connections: list[Connection]) -> Iterator[tuple[Connection, str]]:
+    box = _secret_box()
+    for connection in connections:
+        assert connection.id is not None
+        try:
+            yield (
+                connection,
+                queries.load_connection_secret(
+                    session, workspace_id=connection.workspace_id, connection_id=connection.id, box=box
+                ),
+            )
+        except (queries.NotFound, SecretError):
+            log.warning("Stripe webhook connection %s: no signing secret that can be opened", connection.id)
+
+
+def _receive_stripe(signature_header: str | None, body: bytes) -> dict[str, Any]:
+    engine = cached_engine(current_settings().database_url)
+    with session_scope(engine) as session:
+        connections = list(
+            session.exec(
+                select(Connection)
+                .where(col(Connection.provider) == "Stripe", col(Connection.method) == "webhook")
+                .order_by(col(Connection.id))
+            )
+        )
+        connection = verify_stripe_signature(
+            _stripe_secrets(session, connections), signature_header=signature_header, body=body, now=time.time()
+        )
+        event = parse_stripe_event(body)
+        if not event.rows and not event.skipped:
+            return {"status": "ignored", "reason": f"this {event.event_type} event carries no revenue for meterr"}
+        _claim_event(session, connection, source="stripe", event_id=event.event_id)
+        upsert_revenue(session, workspace_id=connection.workspace_id, rows=event.rows, connection_id=connection.id)
+        connection.last_synced_at = utcnow()
+        session.add(connection)
+    answer: dict[str, Any] = {"status": "ok", "revenue": len(event.rows)}
+    if event.skipped:
+        answer["skipped"] = event.skipped
+    return answer
+
+
+def _sync_if_leader(holder: str, interval: dt.timedelta) -> int:
+    """Run the scheduled sync when this replica holds (or takes) the lease; returns connections synced."""
+    settings = current_settings()
+    engine = cached_engine(settings.database_url)
+    now = utcnow()
+    with session_scope(engine) as session:
+        if not queries.acquire_lease(session, name="sync", holder=holder, ttl=interval, now=now):
+            return 0
+    with httpx.Client(timeout=60) as client:
+        results = sync_all(
+            engine, client=client, box=settings.secret_box(), today=now.date(), base_url_for=settings.api_base
+        )
+    for result in results:
+        if not result.ok:
+            log.warning("scheduled sync of connection %s failed: %s", result.connection_id, result.message)
+    return len(results)
+
+
+async def _scheduled_sync(minutes: int) -> None:
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    interval = dt.timedelta(minutes=minutes)
+    await asyncio.sleep(30)  # let the server finish starting first
+    while True:
+        try:
+            await run_in_threadpool(_sync_if_leader, holder, interval)
+        except Exception:  # the scheduler must outlive any one failure; the next run tries again
+            log.exception("scheduled sync failed")
+        await asyncio.sleep(interval.total_seconds())
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
-    upgrade(cached_engine(current_settings().database_url))
+    settings = current_settings()
+    upgrade(cached_engine(settings.database_url))
+    task = (
+        asyncio.create_task(_scheduled_sync(settings.sync_interval_minutes)) if settings.sync_interval_minutes else None
+    )
     yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 app = st.App(
     str(PROJECT_ROOT / "Home.py"),
-    routes=[Route("/api/health", health, methods=["GET"])],
+    routes=[
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
+        Route("/api/webhooks/{connection_id:int}", charge_webhook, methods=["POST"]),
+    ],
     lifespan=lifespan,
 )

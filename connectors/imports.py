@@ -148,8 +148,8 @@ def import_file(
     raw = RawFile(name=name, data=data)
     parser = choose_parser(raw, format=format, mapping=mapping)
     parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
-    if allocate is not None:
-        allocate(rolled.rows)
+    # The workspace's allocation rules and overrides apply to new charges as they do to existing ones.
+    (allocate or queries.allocator_for(session, workspace_id=workspace_id))(rolled.rows)
     batch = queries.create_import(
         session, workspace_id=workspace_id, source=parser.name, filename=name[:255], connection_id=connection_id
     )

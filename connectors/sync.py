@@ -181,6 +181,7 @@ def _sync_part(
             counts = upsert_revenue(session, workspace_id=workspace_id, rows=rows, connection_id=connection_id)
             written, revised, duplicates = counts.written, counts.revised, counts.duplicates
         else:
+            queries.allocator_for(session, workspace_id=workspace_id)(rows)
             batch = queries.create_import(
                 session, workspace_id=workspace_id, source=source.name, connection_id=connection_id
             )

@@ -263,9 +263,7 @@ class AllocationRule(SQLModel, table=True):
 
 # A person's own allocation of one charge; survives re-imports and wins over rules.
 class ChargeOverride(SQLModel, table=True):
-    __table_args__ = (
-        UniqueConstraint("workspace_id", "source_key", "field", name="uq_chargeoverride_key_field"),
-    )
+    __table_args__ = (UniqueConstraint("workspace_id", "source_key", "field", name="uq_chargeoverride_key_field"),)
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
     source_key: str = Field(max_length=255)

@@ -11,17 +11,19 @@ from typing import Any
 from zoneinfo import available_timezones
 
 import pandas as pd
-from sqlalchemy import Date, cast, delete, func, insert, select, update
+from sqlalchemy import Date, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from core import security
+from core import allocation, security
 from core.crypto import SecretBox, connection_context, hint
 from core.models import (
     DIMENSIONS,
     ROLES,
+    AllocationRule,
     AuditLog,
     Charge,
+    ChargeOverride,
     Connection,
     ImportBatch,
     Lease,
@@ -319,9 +321,11 @@ def _fingerprint(values: Sequence[Any]) -> tuple[Any, ...]:
     """What makes two versions of a charge the same, whatever the driver returned the day and tags as."""
     out = list(values[3:])  # drop workspace_id, source_key, import_id
     out[0] = str(out[0])
-    for i in (-2, -1):  # tags, origin: JSON text from SQLite, dicts from PostgreSQL
+    for i in (-2, -1):  # tags, origin: JSON text from SQLite (written by us or by the ORM), dicts from PostgreSQL
         value = out[i]
-        out[i] = value if isinstance(value, str) else (json.dumps(value, sort_keys=True) if value else _EMPTY_TAGS)
+        if isinstance(value, str):
+            value = json.loads(value) if value not in ("", _EMPTY_TAGS) else None
+        out[i] = json.dumps(value, sort_keys=True) if value else _EMPTY_TAGS
     return tuple(out)
 
 
@@ -798,3 +802,159 @@ def load_syncable_connections(
     if connection_id is not None:
         query = query.where(Connection.id == connection_id)
     return [(int(w), int(c), str(p)) for w, c, p in session.execute(query.order_by(Connection.id)).all()]
+
+
+# Allocation rules and overrides ----------------------------------------------------------------------
+
+_ALLOCATION_COLUMNS = (
+    "source_key", "day", "amount_micros", "provider", "service", "model", "line_item", "api_key",
+    "department", "project", "customer", "feature", "tags", "origin",
+)  # fmt: skip
+
+
+def load_rules(session: Session, *, workspace_id: int) -> list[allocation.Rule]:
+    rows = session.execute(
+        select(AllocationRule)
+        .where(AllocationRule.workspace_id == workspace_id)
+        .order_by(col(AllocationRule.position), col(AllocationRule.id))
+    ).scalars()
+    return [
+        allocation.Rule(r.match_field, r.match_kind, r.pattern, r.set_field, r.value, r.tag_key, r.id) for r in rows
+    ]
+
+
+def load_overrides(session: Session, *, workspace_id: int) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for key, field, value in session.execute(
+        select(ChargeOverride.source_key, ChargeOverride.field, ChargeOverride.value).where(
+            ChargeOverride.workspace_id == workspace_id
+        )
+    ).all():
+        out.setdefault(key, {})[field] = value
+    return out
+
+
+def allocator_for(session: Session, *, workspace_id: int) -> Any:
+    """A function that applies this workspace's rules and overrides to charges about to be written."""
+    rules = load_rules(session, workspace_id=workspace_id)
+    overrides = load_overrides(session, workspace_id=workspace_id)
+    return lambda rows: allocation.allocate_rows(rows, rules, overrides)
+
+
+def _charges_for_allocation(session: Session, *, workspace_id: int) -> Iterable[dict[str, Any]]:
+    result = session.execute(
+        select(*[getattr(Charge, c) for c in _ALLOCATION_COLUMNS])
+        .where(Charge.workspace_id == workspace_id)
+        .execution_options(yield_per=20_000)
+    )
+    for values in result:
+        row = dict(zip(_ALLOCATION_COLUMNS, values, strict=True))
+        for name in ("tags", "origin"):
+            if isinstance(row[name], str):
+                row[name] = json.loads(row[name] or "{}")
+            row[name] = row[name] or {}
+        yield row
+
+
+@dataclass(frozen=True)
+class AllocationChange:
+    charges: int
+    micros: int  # the money whose allocation changes
+
+
+def preview_rules(session: Session, *, workspace_id: int, rules: Sequence[allocation.Rule]) -> AllocationChange:
+    """How many charges, and how many dollars, would be allocated differently under `rules`."""
+    overrides = load_overrides(session, workspace_id=workspace_id)
+    count = micros = 0
+    for row in _charges_for_allocation(session, workspace_id=workspace_id):
+        new = allocation.allocate(row, rules, overrides.get(row["source_key"]))
+        if any(new[f] != row[f] for f in (*allocation.ALLOCATED, "tags")):
+            count += 1
+            micros += int(row["amount_micros"])
+    return AllocationChange(count, micros)
+
+
+def reapply_allocation(session: Session, *, workspace_id: int) -> AllocationChange:
+    """Recompute every charge's allocation from its source values, the rules and the overrides."""
+    rules = load_rules(session, workspace_id=workspace_id)
+    overrides = load_overrides(session, workspace_id=workspace_id)
+    updates: list[dict[str, Any]] = []
+    days: list[dt.date] = []
+    micros = 0
+    for row in _charges_for_allocation(session, workspace_id=workspace_id):
+        new = allocation.allocate(row, rules, overrides.get(row["source_key"]))
+        if any(new[f] != row[f] for f in (*allocation.ALLOCATED, "tags", "origin")):
+            updates.append({"key": row["source_key"], **new})
+            days.append(row["day"] if isinstance(row["day"], dt.date) else dt.date.fromisoformat(str(row["day"])))
+            micros += int(row["amount_micros"])
+    if updates:
+        statement = (
+            update(Charge)
+            .where(col(Charge.workspace_id) == workspace_id, col(Charge.source_key) == bindparam("key"))
+            .values(**{f: bindparam(f"new_{f}") for f in (*allocation.ALLOCATED, "tags", "origin")})
+        )
+        session.connection().execute(
+            statement, [{"key": u["key"], **{f"new_{f}": u[f] for f in (*allocation.ALLOCATED, "tags", "origin")}}
+                        for u in updates],
+        )  # fmt: skip
+        refresh_rollup(session, workspace_id=workspace_id, first_day=min(days), last_day=max(days))
+    return AllocationChange(len(updates), micros)
+
+
+def save_rule(session: Session, *, workspace_id: int, rule: allocation.Rule) -> AllocationRule:
+    rule = allocation.validate_rule(rule)
+    position = session.execute(
+        select(func.coalesce(func.max(AllocationRule.position), 0)).where(AllocationRule.workspace_id == workspace_id)
+    ).scalar_one()
+    row = AllocationRule(
+        workspace_id=workspace_id, match_field=rule.match_field, match_kind=rule.match_kind, pattern=rule.pattern,
+        set_field=rule.set_field, tag_key=rule.tag_key, value=rule.value, position=int(position) + 1,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_rule(session: Session, *, workspace_id: int, rule_id: int) -> None:
+    session.execute(
+        delete(AllocationRule).where(
+            col(AllocationRule.workspace_id) == workspace_id, col(AllocationRule.id) == rule_id
+        )
+    )
+
+
+def save_override(session: Session, *, workspace_id: int, source_key: str, field: str, value: str) -> None:
+    """A person's allocation of one charge; an empty value removes the override."""
+    if field not in allocation.ALLOCATED and not re.fullmatch(r"tag:[A-Za-z0-9_.-]{1,40}", field):
+        raise security.InvalidInput(f"'{field}' cannot be set on a charge.")
+    if len(value) > 80:
+        raise security.InvalidInput("Allocation values are at most 80 characters.")
+    if not session.execute(
+        select(Charge.id).where(Charge.workspace_id == workspace_id, Charge.source_key == source_key)
+    ).first():
+        raise NotFound("There is no such charge in this workspace.")
+    session.execute(
+        delete(ChargeOverride).where(
+            col(ChargeOverride.workspace_id) == workspace_id,
+            col(ChargeOverride.source_key) == source_key,
+            col(ChargeOverride.field) == field,
+        )
+    )
+    if value.strip():
+        session.add(ChargeOverride(workspace_id=workspace_id, source_key=source_key, field=field, value=value.strip()))
+    session.flush()
+
+
+def load_largest_charges(
+    session: Session, *, workspace_id: int, start: dt.date, end: dt.date, limit: int = 200
+) -> pd.DataFrame:
+    """The biggest charges in a date range with their allocation, for checking and overriding by hand."""
+    columns = ["source_key", "day", "provider", "model", "line_item", "amount_micros", "department", "project",
+               "customer", "feature"]  # fmt: skip
+    rows = session.execute(
+        select(*[getattr(Charge, c) for c in columns])
+        .where(Charge.workspace_id == workspace_id, col(Charge.day) >= start, col(Charge.day) <= end)
+        .order_by(col(Charge.amount_micros).desc())
+        .limit(limit)
+    ).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)

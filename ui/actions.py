@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from core import demo, queries, security
+import datetime as dt
+
+import pandas as pd
+
+from core import allocation, demo, queries, security
 from core.models import User
 from ui.context import ROLE_RANK, Context, require_role
 from ui.db import get_settings, open_session
@@ -118,3 +122,65 @@ def save_workspace_settings(context: Context, *, name: str, timezone: str) -> No
             name=name.strip(),
             timezone=timezone,
         )
+
+
+# Allocation ------------------------------------------------------------------------------------------
+
+
+def load_rules(context: Context) -> list[allocation.Rule]:
+    with open_session() as session:
+        return queries.load_rules(session, workspace_id=context.workspace_id)
+
+
+def preview_rule(context: Context, rule: allocation.Rule) -> queries.AllocationChange:
+    """How much money the rule would move, on top of the rules already saved."""
+    rule = allocation.validate_rule(rule)
+    with open_session() as session:
+        rules = queries.load_rules(session, workspace_id=context.workspace_id)
+        return queries.preview_rules(session, workspace_id=context.workspace_id, rules=[*rules, rule])
+
+
+def add_rule(context: Context, rule: allocation.Rule) -> queries.AllocationChange:
+    require_role(context, "admin")
+    with open_session() as session:
+        saved = queries.save_rule(session, workspace_id=context.workspace_id, rule=rule)
+        change = queries.reapply_allocation(session, workspace_id=context.workspace_id)
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="rule.added",
+            rule_id=saved.id, moved_micros=change.micros,
+        )  # fmt: skip
+    return change
+
+
+def remove_rule(context: Context, rule_id: int) -> queries.AllocationChange:
+    require_role(context, "admin")
+    with open_session() as session:
+        queries.delete_rule(session, workspace_id=context.workspace_id, rule_id=rule_id)
+        change = queries.reapply_allocation(session, workspace_id=context.workspace_id)
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="rule.removed", rule_id=rule_id
+        )
+    return change
+
+
+def load_largest_charges(context: Context, *, start: dt.date, end: dt.date, limit: int = 200) -> pd.DataFrame:
+    with open_session() as session:
+        return queries.load_largest_charges(
+            session, workspace_id=context.workspace_id, start=start, end=end, limit=limit
+        )
+
+
+def save_overrides(context: Context, changes: list[tuple[str, str, str]]) -> queries.AllocationChange:
+    """(source_key, field, value) edits from the charges table; an empty value removes an override."""
+    require_role(context, "admin")
+    with open_session() as session:
+        for source_key, field, value in changes:
+            queries.save_override(
+                session, workspace_id=context.workspace_id, source_key=source_key, field=field, value=value
+            )
+        change = queries.reapply_allocation(session, workspace_id=context.workspace_id)
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="charges.overridden",
+            edits=len(changes),
+        )  # fmt: skip
+    return change

@@ -15,7 +15,10 @@ from insights import metrics
 from tests.app.conftest import new_app, sign_in, signed_in_app, titles, utc_today
 from tests.conftest import PASSWORD, app_engine, load_demo, make_member
 
-PAGES = ["app_pages/overview.py", "app_pages/get_started.py", "app_pages/connect.py", "app_pages/settings.py"]
+PAGES = [
+    "app_pages/overview.py", "app_pages/get_started.py", "app_pages/connect.py", "app_pages/rules.py",
+    "app_pages/settings.py",
+]  # fmt: skip
 
 
 def test_first_visit_asks_to_create_a_workspace() -> None:
