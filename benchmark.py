@@ -165,6 +165,62 @@ def _median_seconds(action: Any, repeats: int = 5) -> float:
     return round(statistics.median(timings), 4)
 
 
+def write_import_file(rows: int, workdir: str) -> str:
+    from connectors.files.synthetic import write_litellm_csv
+
+    return str(write_litellm_csv(Path(workdir) / "litellm_spendlogs.csv", rows, seed=11))
+
+
+def run_parse_floor(csv_path: str) -> dict[str, Any]:
+    """pandas merely reading the file as text: the floor for any importer."""
+    started = time.perf_counter()
+    rows = len(pd.read_csv(csv_path, dtype=str, keep_default_na=False))
+    return {"parse_only_rows_per_s": int(rows / (time.perf_counter() - started))}
+
+
+def run_import(csv_path: str) -> dict[str, Any]:
+    """End-to-end import (read, detect, parse, roll up, upsert, commit) into a fresh SQLite database."""
+    from connectors.imports import import_file
+
+    path = Path(csv_path)
+    engine = make_engine(f"sqlite:///{path.parent / 'import.db'}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        workspace = queries.create_workspace(session, name="Import bench")
+        assert workspace.id is not None
+        workspace_id = workspace.id
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        result = import_file(session, workspace_id=workspace_id, name=path.name, data=path.read_bytes())
+    import_s = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "import_rows": result.rows_read,
+        "import_format": result.format,
+        "import_charges": result.charges_written,
+        "import_total_usd": result.total_usd,
+        "import_s": round(import_s, 3),
+        "import_rows_per_s": int(result.rows_read / import_s),
+        "import_peak_rss_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _in_child(function: Any, *args: Any) -> Any:
+    """Run in a fresh process, so its time and peak memory are its own."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def run_import_benchmark(rows: int, workdir: str) -> dict[str, Any]:
+    """A `rows`-request LiteLLM spend-log CSV imported end to end, beside pandas reading it (the floor)."""
+    csv_path = _in_child(write_import_file, rows, workdir)
+    figures = {**_in_child(run_import, csv_path), **_in_child(run_parse_floor, csv_path)}
+    figures["import_file_mb"] = round(Path(csv_path).stat().st_size / 1e6, 1)
+    return figures
+
+
 def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """Build the database, time load and Overview (median of 5) and the DuckDB floor; report peak memory."""
     import duckdb
@@ -219,6 +275,7 @@ def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None =
     duckdb_s = _median_seconds(duck_overview)
     duck_total = duck.execute("SELECT sum(amount_micros) FROM charge").fetchone()
     duck.close()
+    imported = run_import_benchmark(rows, str(workdir))
     return {
         "rows": written,
         "load_s": round(load_s, 3),
@@ -231,4 +288,5 @@ def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None =
         "peak_rss_with_duckdb_mb": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "database": str(db_path),
         "database_mb": round(db_path.stat().st_size / 1e6, 1),
+        **imported,
     }

@@ -215,6 +215,9 @@ def source_key(namespace: str, day: dt.date, *groups: str | None) -> str:
     return head + tail
 
 
+MAX_AMOUNT = Decimal(10**12)  # dollars, cents or tokens in one API result: beyond any real bill
+
+
 def exact_decimal(value: Any) -> Decimal:
     """A JSON number or decimal string as an exact Decimal: floats go through their shortest repr (0.06 stays 0.06)."""
     if value is None:
@@ -227,6 +230,8 @@ def exact_decimal(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not an amount") from exc
     if not result.is_finite():
         raise ValueError(f"{value!r} is not a finite amount")
+    if abs(result) >= MAX_AMOUNT:  # '1e999' is finite, but no micro-dollar (BIGINT) column holds it
+        raise ValueError(f"{str(value)[:40]!r} is too large to be an amount")
     return result
 
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 from sqlmodel import Session
 
 from connectors.files import detect_parser, get_parser
-from connectors.files.base import BadFile, Parser, RawFile, SkippedRow
+from connectors.files.base import BadFile, Parsed, Parser, RawFile, SkippedRow
 from connectors.files.generic import ColumnMapping, GenericParser
 from connectors.files.normalise import Rolled, Unpriced, roll_up
 from core import queries
-from core.money import decimal_string
+from core.money import decimal_string, to_micros
 
 log = logging.getLogger(__name__)
 Allocate = Callable[[list[dict[str, Any]]], None]
@@ -88,11 +89,98 @@ class Preview:
     notes: list[str]
 
 
+CHUNK_BYTES = 24 * 1024 * 1024
+
+
+def _row_ranges(blob: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) byte ranges of whole CSV rows after the header line, about `size` bytes each.
+
+    A range ends at a newline outside quotes (an even number of '"' since the range began), so a quoted cell
+    with a line break in it is never cut in two.
+    """
+    start = blob.index(b"\n") + 1
+    while start < len(blob):
+        end = min(len(blob), start + size)
+        if end < len(blob):
+            parity = blob.count(b'"', start, end) % 2
+            while True:
+                newline = blob.find(b"\n", end)
+                if newline == -1:
+                    end = len(blob)
+                    break
+                parity = (parity + blob.count(b'"', end, newline)) % 2
+                end = newline + 1
+                if parity == 0:
+                    break
+        yield start, end
+        start = end
+
+
+def _merge(parts: list[Rolled], rates: Mapping[str, Decimal]) -> Rolled:
+    """Pieces of one file rolled up separately, summed per charge and rounded once, as if rolled up whole."""
+    merged: dict[str, dict[str, Any]] = {}
+    originals: dict[str, Decimal] = {}
+    unpriced: dict[tuple[str, str], list[int]] = {}
+    for part in parts:
+        for row in part.rows:
+            key = row["source_key"]
+            seen = merged.get(key)
+            if seen is None:
+                merged[key] = row
+                continue
+            originals[key] = originals.get(key, Decimal(seen["original_amount"])) + Decimal(row["original_amount"])
+            for name in ("input_tokens", "output_tokens", "cached_tokens", "requests"):
+                seen[name] += row[name]
+        for item in part.unpriced:
+            tally = unpriced.setdefault((item.provider, item.model), [0, 0, 0])
+            tally[0] += item.rows
+            tally[1] += item.input_tokens
+            tally[2] += item.output_tokens
+    for key, original in originals.items():
+        row = merged[key]
+        rate = Decimal(1) if row["currency"] == "USD" else rates[row["currency"]]
+        row["original_amount"] = f"{original:f}"[:40]
+        row["amount_micros"] = to_micros(original * rate)
+    rows = list(merged.values())
+    days = [row["day"] for row in rows]
+    return Rolled(
+        rows=rows,
+        total_micros=sum(row["amount_micros"] for row in rows),
+        unpriced=[Unpriced(p, m, *t) for (p, m), t in sorted(unpriced.items())],
+        first_day=min(days) if days else None,
+        last_day=max(days) if days else None,
+    )
+
+
+def _parse_in_pieces(
+    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
+) -> tuple[Parsed, Rolled]:
+    """A large CSV of independent rows, parsed and rolled up a piece at a time: memory stays flat."""
+    blob = bytes(raw.utf8_bytes())
+    raw.release()
+    header = blob[: blob.index(b"\n") + 1]
+    whole = Parsed(frame=pd.DataFrame(), rows_read=0)
+    parts: list[Rolled] = []
+    for start, end in _row_ranges(blob, CHUNK_BYTES):
+        # Rows are numbered as the whole file would number them: the header is row 1, then one per record.
+        piece = RawFile(name=raw.name, data=header + blob[start:end], first_row=2 + whole.rows_read)
+        parsed = parser.parse(piece, skip_bad_rows=skip_bad_rows)
+        whole.rows_read += parsed.rows_read
+        whole.skipped.extend(parsed.skipped)
+        whole.notes.extend(note for note in parsed.notes if note not in whole.notes)
+        parts.append(roll_up(parsed.frame, namespace=parser.namespace, rates=rates))
+        del piece, parsed
+    return whole, _merge(parts, rates or {})
+
+
 def _parse(
     raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
 ) -> tuple[Any, Rolled]:
     try:
+        if getattr(parser, "line_by_line", False) and len(raw.data) > CHUNK_BYTES and not raw.looks_like_json():
+            return _parse_in_pieces(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
         parsed = parser.parse(raw, skip_bad_rows=skip_bad_rows)
+        raw.release()
         if parsed.charges is not None:
             rolled = Rolled(rows=parsed.charges, total_micros=sum(int(c["amount_micros"]) for c in parsed.charges))
             if parsed.charges:
@@ -122,6 +210,7 @@ def preview_file(
 ) -> Preview:
     """Parse and price a file without touching the database; raises BadFile like import_file."""
     raw = RawFile(name=name, data=data)
+    del data  # the RawFile holds the bytes now, and lets go of them once parsed
     parser = choose_parser(raw, format=format, mapping=mapping)
     parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
     return Preview(
@@ -146,6 +235,7 @@ def import_file(
 ) -> ImportResult:
     """Parse `data` and upsert its charges; raises BadFile (with nothing written) when it cannot."""
     raw = RawFile(name=name, data=data)
+    del data  # the RawFile holds the bytes now, and lets go of them once parsed
     parser = choose_parser(raw, format=format, mapping=mapping)
     parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
     # The workspace's allocation rules and overrides apply to new charges as they do to existing ones.

@@ -9,7 +9,7 @@ import importlib
 
 from connectors.files.base import BadFile, Parser, RawFile
 
-_MODULES = ("generic",)
+_MODULES = ("generic", "api_json", "openai_exports", "gcp", "aws", "azure", "litellm", "helicone", "langfuse")
 
 
 def all_parsers() -> list[Parser]:
@@ -32,8 +32,14 @@ def detect_parser(raw: RawFile) -> Parser:
     _ = raw.text  # an empty, binary or zipped file is refused here, with its own reason
     if raw.looks_like_json():
         raw.json()  # likewise JSON that is cut off or malformed
-    scored = [(parser.detect(raw), -i, parser) for i, parser in enumerate(all_parsers())]
-    score, _, parser = max(scored, key=lambda item: (item[0], item[1]))
+    parsers = all_parsers()
+    # Specific formats first: the generic reader (a fallback that scores 5) is only asked when none is sure.
+    scored = [(parser.detect(raw), -i, parser) for i, parser in enumerate(parsers) if parser.name != "generic"]
+    score, _, parser = max(scored, key=lambda item: (item[0], item[1]), default=(0, 0, parsers[0]))
+    if score < 50:
+        generic = next(p for p in parsers if p.name == "generic")
+        scored.append((generic.detect(raw), 1, generic))
+        score, _, parser = max(scored, key=lambda item: (item[0], item[1]))
     if score <= 0:
         from connectors.files.generic import suggest_mapping
 

@@ -77,6 +77,8 @@ class _ApiJson:
             )
         except ConnectorError as exc:
             raise BadFile(f"{exc} The file may be incomplete; save the API response again.") from exc
+        except ValueError as exc:  # the converters' own number readers (as_int, exact_decimal) refusing a value
+            raise BadFile(f"A number in this file cannot be read: {exc}. Save the API response again.") from exc
         buckets = sum(len(p.get("data") or []) if isinstance(p, dict) else len(p) for p in _pages(data))
         return Parsed(frame=canonical(rows_from_records([])), rows_read=buckets, charges=charges)
 

@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -24,6 +25,8 @@ import pandas as pd
 from core.security import InvalidInput
 
 MAX_BYTES = 200 * 1024 * 1024
+_KEEP_TEXT_BYTES = 16 * 1024 * 1024
+MAX_COUNT = 10**15  # tokens or requests in one row; far beyond any real export, well inside int64
 TEXT_COLUMNS = (
     "provider", "service", "model", "line_item", "api_key", "project", "department", "customer", "feature",
 )  # fmt: skip
@@ -55,7 +58,10 @@ class RawFile:
 
     name: str
     data: bytes
+    first_row: int = 2  # the file line of the first data row (a piece of a larger file starts further on)
     _text: str | None = field(default=None, repr=False)
+    _utf8: bool | None = field(default=None, repr=False)
+    _head: str | None = field(default=None, repr=False)
     _json: Any = field(default=None, repr=False)
     _json_error: str | None = field(default=None, repr=False)
     _json_tried: bool = field(default=False, repr=False)
@@ -69,14 +75,38 @@ class RawFile:
 
     @property
     def text(self) -> str:
-        if self._text is None:
-            self._text = decode(self.data)
-        return self._text
+        """The decoded text. Kept for small files; a large one is decoded again when asked, so a parser that
+        reads the bytes directly (Arrow) never holds the text and the bytes at once."""
+        if self._text is not None:
+            return self._text
+        text, self._utf8 = _decode(self.data)
+        if len(self.data) <= _KEEP_TEXT_BYTES:
+            self._text = text
+        return text
+
+    def utf8_bytes(self) -> bytes | memoryview:
+        """The file as UTF-8 bytes without a BOM: the uploaded bytes themselves when they already are."""
+        if self._utf8 is None:
+            _ = self.text
+        if self._utf8:
+            view = memoryview(self.data)
+            return view[3:] if self.data.startswith(b"\xef\xbb\xbf") else view
+        return self.text.encode()
+
+    def release(self) -> None:
+        """Let go of the bytes, text and JSON once parsed, so rolling up does not hold the file as well."""
+        self.data, self._text, self._json, self._head = b"", None, None, None
 
     @property
     def head(self) -> str:
         """The first 64 KB of text, for format detection."""
-        return self.text[:65_536]
+        if self._head is None:
+            if self._text is not None or len(self.data) <= _KEEP_TEXT_BYTES:
+                self._head = self.text[:65_536]
+            else:
+                text = self.text  # refuses empty, binary and zipped files with their own reasons
+                self._head = text[:65_536]
+        return self._head
 
     @property
     def first_line(self) -> str:
@@ -92,6 +122,11 @@ class RawFile:
                 lines = [line for line in self.text.splitlines() if line.strip()]
                 if len(lines) > 1 and all(line.lstrip().startswith("{") for line in lines[:5]):
                     self._json = _json_lines(lines)
+                elif _TRAILING_COMMA.search(self.text):  # Helicone's export tool ends its array with "},\n]"
+                    try:
+                        self._json = json.loads(_TRAILING_COMMA.sub("]", self.text))
+                    except json.JSONDecodeError:
+                        self._json_error = _json_problem(exc, self.text)
                 else:
                     self._json_error = _json_problem(exc, self.text)
         if self._json_error:
@@ -113,7 +148,7 @@ def _gunzip(data: bytes) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
             out = handle.read(MAX_BYTES + 1)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a corrupt deflate stream
         raise BadFile("This .gz file is damaged or cut short; download it again.") from exc
     if len(out) > MAX_BYTES:
         raise BadFile(too_big_message(len(out)))
@@ -122,6 +157,11 @@ def _gunzip(data: bytes) -> bytes:
 
 def decode(data: bytes) -> str:
     """Bytes to text: UTF-8 (with or without BOM), UTF-16 with BOM (Excel), else Windows-1252."""
+    return _decode(data)[0]
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """The text, and whether the bytes are UTF-8 (so a reader may use them as they are, '\r' and all)."""
     if not data.strip():
         raise BadFile("The file is empty. Export it again, and check the date range has some usage in it.")
     if data[:4] == b"PK\x03\x04":
@@ -130,13 +170,25 @@ def decode(data: bytes) -> str:
             "or unzip it first, then import the CSV."
         )
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return data.decode("utf-16")
+        try:
+            return _newlines(data.decode("utf-16")), False
+        except UnicodeDecodeError as exc:  # an odd number of bytes, or a broken surrogate pair
+            raise BadFile("This UTF-16 file is damaged or cut short. Export it again (UTF-8 CSV if you can).") from exc
     if b"\x00" in data[:8192]:
         raise BadFile("This looks like a binary file, not CSV or JSON. Export the data as CSV or JSON and import that.")
     try:
-        return data.decode("utf-8-sig")
+        return _newlines(data.decode("utf-8-sig")), True
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        return _newlines(data.decode("cp1252", errors="replace")), False
+
+
+def _newlines(text: str) -> str:
+    """'\\r\\n' and a lone '\\r' (old Mac exports) as '\\n': pandas ends a row at any of them, and the header
+    readers split on '\\n' and hand one line to csv.reader, which refuses a '\\r' inside it."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+_TRAILING_COMMA = re.compile(r",\s*\]\s*$")
 
 
 def _json_lines(lines: list[str]) -> list[Any]:
@@ -199,7 +251,14 @@ def read_table(
     except pd.errors.EmptyDataError as exc:
         raise BadFile("The file has no header row. Export it again, including the column names.") from exc
     except pd.errors.ParserError as exc:
-        raise BadFile(_parser_problem(str(exc), skip_lines)) from exc
+        raise BadFile(_parser_problem(str(exc), skip_lines + raw.first_row - 2)) from exc
+    if not isinstance(frame.index, pd.RangeIndex):  # every row is longer than the header: pandas would quietly
+        row = 2 + skip_lines  # make the first cells an index and shift each value into the wrong column
+        raise BadFile(
+            f"Row {row} has more cells than the header. A value may contain the separator without quotes, or "
+            "every line ends with an extra separator; export it again as CSV.",
+            row=row,
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame.columns) == 1 and sep == "," and required:
         raise BadFile("Only one column was found. The file may use a different separator; save it as CSV with commas.")
@@ -209,7 +268,7 @@ def read_table(
             f"The file has no column {_names(missing)}. Check you exported the right report; the columns found "
             f"were {_names(list(frame.columns)[:12])}."
         )
-    frame["row"] = _line_numbers(text, len(frame), skip_lines)
+    frame["row"] = _line_numbers(text, len(frame), skip_lines + raw.first_row - 2)
     if not allow_short_rows and len(frame):
         last = frame.columns[-2]  # the last data column (before `row`)
         short = frame[last].isna()
@@ -294,7 +353,7 @@ def parse_decimal(text: Any, *, decimal_comma: bool = False) -> Decimal | None:
     if isinstance(text, float):
         if text != text or text in (float("inf"), float("-inf")):
             return None if text != text else _raise_not_number()
-        return Decimal(repr(text))
+        return Decimal(repr(float(text)))  # float(): numpy floats repr as "np.float64(...)"
     value = _MONEY_JUNK.sub("", str(text))
     if not value or value.lower() in ("nan", "none", "null", "-"):
         return None
@@ -340,7 +399,8 @@ def count_cells(frame: pd.DataFrame, column: str, errors: RowErrors) -> np.ndarr
     """Token and request counts: '10', '10.0', 10.0 and '' (= 0) → int64; fractions and text are errors."""
     series = frame[column]
     numbers = pd.to_numeric(series.replace("", "0"), errors="coerce")
-    bad = numbers.isna() | (numbers < 0) | (numbers != np.floor(numbers.fillna(0)))
+    # Not finite ('inf', '1e999') or beyond int64 ('1e30') cannot become a count either.
+    bad = numbers.isna() | (numbers < 0) | (numbers != np.floor(numbers.fillna(0))) | (numbers.abs() >= MAX_COUNT)
     if bad.any():
         for row, cell in zip(frame.loc[bad, "row"], series[bad], strict=True):
             errors.report(
@@ -378,12 +438,12 @@ def day_cells(
             # Mixed styles in one column (e.g. '2026-01-05' and '2026-01-05 10:00:00+00:00').
             retry = pd.to_datetime(text[parsed.isna()], utc=True, errors="coerce", format="mixed")
             parsed = parsed.fillna(retry)
-    bad = parsed.isna()
+    bad = parsed.isna() | (parsed.dt.year < 1)  # '-0' or '0000-01-01' parse, but no Python date holds year 0
     if bad.any():
         for row, cell in zip(frame.loc[bad, "row"], series[bad], strict=True):
             reason = "the date is blank" if not str(cell).strip() else f"'{_shorten(cell)}' is not a date we can read"
             errors.report(int(row), column, reason, "Dates look like 2026-03-31 or 2026-03-31T14:00:00Z.")
-        parsed = parsed.fillna(pd.Timestamp("1970-01-01", tz="UTC"))
+        parsed = parsed.mask(bad, pd.Timestamp("1970-01-01", tz="UTC"))
     return parsed.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
 
 
@@ -429,7 +489,12 @@ def canonical(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     for name, value in columns.items():
         if name not in CANONICAL:
             raise KeyError(f"{name} is not a canonical column")
-        out[name] = value.to_numpy() if isinstance(value, pd.Series) else value
+        if isinstance(value, pd.Series):
+            if len(value) != len(out):
+                raise ValueError(f"{name} has {len(value)} values for {len(out)} rows")
+            # By position; Arrow-backed text stays Arrow (a round trip through numpy costs ~0.3 s per million).
+            value = value.to_numpy() if isinstance(value.dtype, pd.CategoricalDtype) else value.reset_index(drop=True)
+        out[name] = value
     for name in TEXT_COLUMNS:
         if name not in out:
             out[name] = ""
@@ -451,7 +516,10 @@ def text_of(frame: pd.DataFrame, *names: str, default: str = "") -> pd.Series:
     """The first of `names` the frame has, as clean text; `default` when it has none of them."""
     for name in names:
         if name in frame.columns:
-            return frame[name].fillna("").astype(str).str.strip()
+            series = frame[name]
+            if series.dtype != object and not isinstance(series.dtype, pd.StringDtype):
+                series = series.astype(object)  # numbers (JSON): fillna("") on float64 is deprecated in pandas
+            return series.fillna("").astype(str).str.strip()
     return pd.Series([default] * len(frame), index=frame.index, dtype=object)
 
 

@@ -120,7 +120,7 @@ def _is_amount(value: Any) -> bool:
 def _guess_date_order(values: pd.Series) -> str:
     firsts, seconds = [], []
     for value in values.astype(str).head(500):
-        match = _SLASH_DATE.match(value)
+        match = _SLASH_DATE.match(str(value))  # astype(str) keeps NaN (a JSON NaN) as a float
         if match:
             firsts.append(int(match.group(1)))
             seconds.append(int(match.group(2)))
@@ -168,6 +168,14 @@ def suggest_mapping(raw: RawFile) -> ColumnMapping:
     return replace(mapping, **extras)
 
 
+def _sample(raw: RawFile) -> RawFile:
+    """The first rows of a large CSV, enough to recognise its columns without reading it all."""
+    head = raw.head
+    if len(head) < len(raw.text):
+        head = head[: head.rfind("\n") + 1] or head
+    return RawFile(raw.name, head.encode())
+
+
 def columns_of(raw: RawFile) -> list[str]:
     return [str(c) for c in _records(raw).columns if c != "row"]
 
@@ -199,7 +207,7 @@ class GenericParser:
 
     def detect(self, raw: RawFile) -> int:
         try:
-            suggest_mapping(raw)
+            suggest_mapping(raw if raw.looks_like_json() else _sample(raw))
         except BadFile:
             return 0
         return 5  # a fallback: any specific format that recognises the file wins

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,8 @@ CURRENCIES = frozenset(
     RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH
     UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split()  # noqa: SIM905
 )
+# One day's line: far beyond any real bill, and sums of many such lines still fit a BIGINT of micro-dollars.
+MAX_CHARGE_USD = Decimal(10**10)
 GROUP_COLUMNS = ("day", "currency", *TEXT_COLUMNS, "tags")
 Pricer = Callable[[str, str, int, int, int, dt.date], Decimal | None]
 
@@ -46,7 +49,7 @@ class Unpriced:
 
 @dataclass
 class Rolled:
-    rows: list[dict[str, object]]
+    rows: list[dict[str, Any]]
     total_micros: int
     unpriced: list[Unpriced] = field(default_factory=list)
     first_day: dt.date | None = None
@@ -70,18 +73,16 @@ def parse_rates(pairs: Mapping[str, str | Decimal]) -> dict[str, Decimal]:
     return rates
 
 
-def _currencies(frame: pd.DataFrame, rates: Mapping[str, Decimal]) -> pd.Series:
-    currency = frame["currency"].fillna("").astype(str).str.strip().str.upper().replace("", "USD")
-    unknown = ~currency.isin(CURRENCIES)
-    if unknown.any():
-        row = int(frame.loc[unknown, "row"].iloc[0])
-        raise BadFile(
-            f"Row {row}: '{currency[unknown].iloc[0]}' is not a currency code we know. Use ISO codes such as USD or "
-            "EUR.",
-            row=row,
-            column="currency",
-        )
-    missing = sorted(set(currency.unique()) - {"USD"} - set(rates))
+def _check_currencies(codes: np.ndarray, values: list[str], rows: pd.Series, rates: Mapping[str, Decimal]) -> None:
+    for k, code in enumerate(values):
+        if code not in CURRENCIES:
+            row = int(rows.iloc[int(np.flatnonzero(codes == k)[0])])
+            raise BadFile(
+                f"Row {row}: '{code}' is not a currency code we know. Use ISO codes such as USD or EUR.",
+                row=row,
+                column="currency",
+            )
+    missing = sorted(set(values) - {"USD"} - set(rates))
     if missing:
         names = " and ".join(missing)
         example = ", ".join(f"{code}=1.08" for code in missing[:2])
@@ -89,7 +90,30 @@ def _currencies(frame: pd.DataFrame, rates: Mapping[str, Decimal]) -> pd.Series:
             f"This file has amounts in {names}, and meterr stores US dollars. Give the exchange rate (US dollars per "
             f"unit) for each and import again, e.g. {example}. Nothing was imported."
         )
-    return currency
+
+
+def _blank(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _text_value(value: object) -> str:
+    return "" if _blank(value) else str(value).strip()
+
+
+def _factorized(series: pd.Series, clean: Callable[[object], object]) -> tuple[np.ndarray, list[Any]]:
+    """Each row's code into the list of distinct cleaned values; cleaning runs once per distinct value, which
+    for a million gateway requests is a few thousand strings instead of a million."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    values: list[Any] = []
+    index: dict[Any, int] = {}
+    table = np.empty(len(uniques) + 1, dtype=np.int64)
+    for i, value in enumerate([*list(uniques), None]):  # the last entry is for blanks (code -1)
+        cleaned = clean(value)
+        if cleaned not in index:
+            index[cleaned] = len(values)
+            values.append(cleaned)
+        table[i] = index[cleaned]
+    return table[codes], values
 
 
 def _price(pricer: Pricer, provider: str, model: str, tokens: tuple[int, int, int], requests: int, day: dt.date):  # type: ignore[no-untyped-def]
@@ -117,60 +141,74 @@ def roll_up(
     if frame.empty:
         return Rolled(rows=[], total_micros=0)
     rates = dict(rates or {})
-    frame = frame.copy()
-    frame["currency"] = _currencies(frame, rates).to_numpy()
+    # Every grouping column as integer codes into its distinct (cleaned) values: grouping a million rows by
+    # twelve small integer columns is quick and light, where twelve columns of text would not be.
+    codes: dict[str, np.ndarray] = {}
+    values: dict[str, list[Any]] = {}
     for name in TEXT_COLUMNS:
-        frame[name] = frame[name].fillna("").astype(str).str.strip()
-    frame["tags"] = frame["tags"].fillna("").astype(str)
-    frame["provider"] = frame["provider"].replace("", "Other")
+        codes[name], values[name] = _factorized(frame[name], _text_value)
+    values["provider"] = [v or "Other" for v in values["provider"]]
+    codes["currency"], values["currency"] = _factorized(frame["currency"], lambda v: _text_value(v).upper() or "USD")
+    _check_currencies(codes["currency"], values["currency"], frame["row"], rates)
+    codes["tags"], values["tags"] = _factorized(frame["tags"], lambda v: "" if _blank(v) else str(v))
+    codes["day"], values["day"] = _factorized(frame["day"], lambda v: None if _blank(v) else pd.Timestamp(v).date())
+    counts = {name: frame[name].to_numpy(dtype=np.int64) for name in COUNT_COLUMNS}
 
     amounts = frame["amount"].to_numpy(dtype=object)
     missing = pd.isna(frame["amount"]).to_numpy()
     unpriced: list[Unpriced] = []
     if missing.any():
-        amounts, keep, unpriced = _fill_prices(frame, amounts, missing, pricer)
-        frame = frame[keep]
+        amounts, keep, unpriced = _fill_prices(codes, values, counts, amounts, missing, pricer)
         amounts = amounts[keep]
-    if frame.empty:
+        codes = {name: column[keep] for name, column in codes.items()}
+        counts = {name: column[keep] for name, column in counts.items()}
+    if not len(amounts):
         return Rolled(rows=[], total_micros=0, unpriced=unpriced)
 
-    grouped = frame.groupby(list(GROUP_COLUMNS), sort=False, dropna=False)
-    codes = grouped.ngroup().to_numpy()
-    firsts = frame.drop_duplicates(list(GROUP_COLUMNS))[list(GROUP_COLUMNS)]
-    count = len(firsts)
+    group = pd.DataFrame({name: codes[name] for name in GROUP_COLUMNS}).groupby(
+        list(GROUP_COLUMNS), sort=False
+    ).ngroup().to_numpy()  # fmt: skip
+    count = int(group.max()) + 1
+    first = np.unique(group, return_index=True)[1]  # the first row of each group, groups numbered 0..count-1
     sums = [Decimal(0)] * count
-    for code, amount in zip(codes.tolist(), amounts.tolist(), strict=True):
+    for code, amount in zip(group.tolist(), amounts.tolist(), strict=True):
         sums[code] += amount
-    totals = {}
-    for name in COUNT_COLUMNS:
-        column = np.zeros(count, dtype=np.int64)
-        np.add.at(column, codes, frame[name].to_numpy(dtype=np.int64))
-        totals[name] = column.tolist()
+    totals = pd.DataFrame(counts).groupby(group, sort=True).sum()
+    per_group = {name: [values[name][c] for c in codes[name][first].tolist()] for name in GROUP_COLUMNS}
 
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     total_micros = 0
-    days = [ts.date() for ts in pd.to_datetime(firsts["day"])]
-    records = firsts.drop(columns=["day"]).to_dict("records")
-    for i, (day, record) in enumerate(zip(days, records, strict=True)):
+    parsed_tags: dict[str, dict[str, str]] = {}
+    count_lists = {name: totals[name].tolist() for name in COUNT_COLUMNS}
+    for i in range(count):
+        day = per_group["day"][i]
         original = sums[i]
-        currency = str(record["currency"])
+        currency = per_group["currency"][i]
         usd = original if currency == "USD" else original * rates[currency]
+        if not abs(usd) < MAX_CHARGE_USD:  # '1e999' is a finite Decimal, but no micro-dollar column holds it
+            raise BadFile(
+                f"The {per_group['provider'][i]} charges on {day:%d %b %Y} add up to {original:,} {currency}, more "
+                f"than meterr can store (${MAX_CHARGE_USD:,} a day per line). Check the amount column holds amounts."
+            )
         micros = to_micros(usd)
         total_micros += micros
-        dims = "\x1f".join(str(record[name]) for name in (*TEXT_COLUMNS, "currency", "tags"))
+        dims = "\x1f".join(str(per_group[name][i]) for name in (*TEXT_COLUMNS, "currency", "tags"))
         digest = hashlib.sha1(dims.encode(), usedforsecurity=False).hexdigest()[:24]
-        tags = record.pop("tags")
+        tags = per_group["tags"][i]
+        if tags not in parsed_tags:
+            parsed_tags[tags] = json.loads(tags) if tags else {}
         rows.append(
             {
-                **record,
+                **{name: per_group[name][i] for name in (*TEXT_COLUMNS, "currency")},
                 "source_key": f"{namespace}:{day.isoformat()}:{digest}",
                 "day": day,
                 "amount_micros": micros,
                 "original_amount": _text(original),
-                "tags": json.loads(tags) if tags else {},
-                **{name: totals[name][i] for name in COUNT_COLUMNS},
+                "tags": dict(parsed_tags[tags]),
+                **{name: count_lists[name][i] for name in COUNT_COLUMNS},
             }
         )
+    days = per_group["day"]
     return Rolled(rows=rows, total_micros=total_micros, unpriced=unpriced, first_day=min(days), last_day=max(days))
 
 
@@ -183,27 +221,31 @@ def _text(value: Decimal) -> str:
 
 
 def _fill_prices(
-    frame: pd.DataFrame, amounts: np.ndarray, missing: np.ndarray, pricer: Pricer
+    codes: Mapping[str, np.ndarray],
+    values: Mapping[str, list[Any]],
+    counts: Mapping[str, np.ndarray],
+    amounts: np.ndarray,
+    missing: np.ndarray,
+    pricer: Pricer,
 ) -> tuple[np.ndarray, np.ndarray, list[Unpriced]]:
     amounts = amounts.copy()
-    keep = np.ones(len(frame), dtype=bool)
+    keep = np.ones(len(amounts), dtype=bool)
     unpriced: dict[tuple[str, str], list[int]] = {}
-    columns = ["provider", "model", "day", "input_tokens", "output_tokens", "cached_tokens", "requests"]
-    subset = frame.loc[missing, columns]
-    positions = np.flatnonzero(missing)
-    for pos, (provider, model, day, inp, out, cached, requests) in zip(
-        positions, subset.itertuples(index=False, name=None), strict=True
-    ):
+    for pos in np.flatnonzero(missing).tolist():
+        inp, out, cached, requests = (int(counts[n][pos]) for n in COUNT_COLUMNS)
         if not (inp or out or cached):
             keep[pos] = False  # no money and no tokens: an empty bucket, nothing to store
             continue
-        price = _price(pricer, provider, model, (int(inp), int(out), int(cached)), int(requests), day.date())
+        provider = values["provider"][codes["provider"][pos]]
+        model = values["model"][codes["model"][pos]]
+        day = values["day"][codes["day"][pos]]
+        price = _price(pricer, provider, model, (inp, out, cached), requests, day)
         if price is None:
             keep[pos] = False
             tally = unpriced.setdefault((provider, model), [0, 0, 0])
             tally[0] += 1
-            tally[1] += int(inp)
-            tally[2] += int(out)
+            tally[1] += inp
+            tally[2] += out
         else:
             amounts[pos] = price
     listed = [
