@@ -269,15 +269,16 @@ def read_table(
             f"were {_names(list(frame.columns)[:12])}."
         )
     frame["row"] = _line_numbers(text, len(frame), skip_lines + raw.first_row - 2)
-    if not allow_short_rows and len(frame):
-        last = frame.columns[-2]  # the last data column (before `row`)
-        short = frame[last].isna()
-        if short.any():
-            first = int(frame.loc[short, "row"].iloc[0])
+    if not allow_short_rows and len(frame) and not text.endswith("\n"):
+        # pandas fills a short row's missing cells with '', so a download cut off mid-row would import quietly;
+        # such a file ends without a newline, in a last line with fewer cells than the header.
+        last_line = text.rsplit("\n", 1)[-1]
+        cells = next(csv.reader([last_line], delimiter=sep), [])
+        if len(cells) < len(frame.columns) - 1:  # less the `row` column
+            row = int(frame["row"].iloc[-1])
             raise BadFile(
-                f"Row {first} has fewer cells than the header: the file may be cut off or use a different "
-                "separator. Export it again.",
-                row=first,
+                f"Row {row} has fewer cells than the header: the file looks cut off. Download or export it again.",
+                row=row,
             )
     return frame.fillna("")
 

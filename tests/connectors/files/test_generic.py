@@ -180,3 +180,13 @@ def test_token_only_rows_are_priced_and_unknown_models_listed(importer, engine: 
         ("no-such-model-9", 1, 500, 20)
     ]
     assert stored(engine, workspace_id) == (2, 2_650_000)
+
+
+def test_a_file_cut_off_mid_row_is_refused(importer, engine: Engine, workspace_id: int) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(BadFile, match="Row 3 has fewer cells than the header: the file looks cut off"):
+        importer("cut.csv", "date,amount,vendor\n2026-01-01,1.00,OpenAI\n2026-01-02,2.0")
+    assert stored(engine, workspace_id) == (0, 0)
+    # A whole last row without a final newline is fine.
+    assert importer("whole.csv", "date,amount,vendor\n2026-01-01,1.00,OpenAI\n2026-01-02,2.0,OpenAI").total_usd == (
+        "3.000000"
+    )
