@@ -1,6 +1,7 @@
 import streamlit as st
 
 from connectors import catalog
+from connectors.http import ConnectorError
 from ui import connections, context, wizard
 
 ctx = context.current()
@@ -30,6 +31,19 @@ if rows:
                     with st.spinner(f"Syncing {row.name}…"):
                         result = connections.run_sync(ctx, connection_id=row.id)
                     (st.success if result.ok else st.error)(result.message)
+                with buttons.popover("Edit", icon=":material/edit:"):
+                    new_name = st.text_input("Name", value=row.name, key=f"edit_name_{row.id}")
+                    new_key = ""
+                    if row.method == catalog.API_KEY:
+                        new_key = st.text_input("Replace the key (optional)", type="password", key=f"edit_key_{row.id}")
+                    if st.button("Save", key=f"edit_save_{row.id}", type="primary"):
+                        try:
+                            connections.edit_connection(ctx, connection_id=row.id, name=new_name, new_key=new_key)
+                        except ConnectorError as problem:
+                            st.error(str(problem))
+                        else:
+                            st.session_state.pop(f"edit_key_{row.id}", None)
+                            st.rerun()
                 if buttons.button("Remove", icon=":material/delete:", key=f"remove_{row.id}"):
                     st.session_state["confirm_remove"] = row.id
                 if st.session_state.get("confirm_remove") == row.id:

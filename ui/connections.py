@@ -214,3 +214,24 @@ def remove_connection(context: Context, *, connection_id: int) -> None:
             session, workspace_id=context.workspace_id, user_id=context.user_id, action="connection.removed",
             name=connection.name,
         )  # fmt: skip
+
+
+def edit_connection(context: Context, *, connection_id: int, name: str, new_key: str = "") -> None:
+    """Rename a connection, and (API keys) replace its stored key; the new key is tested by the next sync."""
+    require_role(context, "admin")
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ConnectorError("Give the connection a name (up to 120 characters).", kind="bad_request")
+    with open_session() as session:
+        connection = queries.load_connection(session, workspace_id=context.workspace_id, connection_id=connection_id)
+        connection.name = name
+        if new_key.strip():
+            if connection.method != catalog.API_KEY:
+                raise ConnectorError("Only API connections have a key to replace.", kind="bad_request")
+            queries.save_connection_secret(session, connection=connection, secret=new_key.strip(), box=_box())
+            connection.status, connection.last_error = "active", None
+        session.add(connection)
+        queries.save_audit(
+            session, workspace_id=context.workspace_id, user_id=context.user_id, action="connection.edited",
+            connection_id=connection_id, key_replaced=bool(new_key.strip()),
+        )  # fmt: skip

@@ -86,11 +86,13 @@ def _render_key_step(ctx: Context, source: catalog.Source) -> None:
     st.markdown(source.key_help)
     key = st.text_input("Admin key", type="password", key=KEY_FIELD, placeholder=f"{source.key_prefix}…")
     if key and source.key_prefix and not key.strip().startswith(source.key_prefix):
-        st.warning(
-            f"{source.label} admin keys start with `{source.key_prefix}`; this one does not, so it may be a project "
-            "key, which cannot read costs. Test it to be sure.",
-            icon=":material/warning:",
-        )
+        if source.revenue:
+            text = (f"Restricted keys start with `{source.key_prefix}`. A secret key works too, but it can do far more "
+                    "than read; a restricted read-only key is safer.")  # fmt: skip
+        else:
+            text = (f"{source.label} admin keys start with `{source.key_prefix}`; this one does not, so it may be a "
+                    "project key, which cannot read costs. Test it to be sure.")  # fmt: skip
+        st.warning(text, icon=":material/warning:")
     store = st.radio(
         "Keep the key?",
         ["store", "once"],

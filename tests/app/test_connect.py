@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -58,6 +60,10 @@ def test_openai_key_test_backfill_and_connection_list(monkeypatch: pytest.Monkey
         assert KEY not in (connection.secret_ciphertext or "") and connection.cursor == today.isoformat()
         total = session.execute(select(func.sum(Charge.amount_micros))).scalar_one()
         assert total == 48_210_000
+    # Nor is it anywhere in the database files (main file and write-ahead log).
+    database = Path(os.environ["DATABASE_URL"].removeprefix("sqlite:///"))
+    for file in database.parent.glob(database.name + "*"):
+        assert KEY.encode() not in file.read_bytes(), file
     at.run()
     assert any("$48.21" in m.value for m in at.markdown)
     assert all(KEY not in m.value for m in at.markdown)
@@ -100,3 +106,37 @@ def test_a_webhook_shows_its_url_and_secret_once() -> None:
     assert secret not in (connection.secret_ciphertext or "")
     at.button(key="wizard_webhook_done").click().run()
     assert not [c for c in at.code if c.value == secret]
+
+
+def test_a_connection_can_be_renamed_given_a_new_key_and_removed() -> None:
+    from core import queries
+    from core.settings import current_settings
+
+    engine = app_engine()
+    workspace_id = make_member(engine, username="ada", role="owner")
+    with session_scope(engine) as session:
+        connection = queries.create_connection(
+            session, workspace_id=workspace_id, provider="OpenAI", method="api_key", name="OpenAI (old)"
+        )
+        queries.save_connection_secret(session, connection=connection, secret=KEY, box=current_settings().secret_box())
+        connection_id = connection.id
+    at = open_connect("ada")
+    new_key = "sk-admin-REPLACED-key-abcdefghijklmnop-WXYZ"
+    at.text_input(key=f"edit_name_{connection_id}").input("OpenAI production")
+    at.text_input(key=f"edit_key_{connection_id}").input(new_key)
+    at.button(key=f"edit_save_{connection_id}").click().run()
+    assert not at.exception
+    with session_scope(engine) as session:
+        saved = session.get(Connection, connection_id)
+        assert saved is not None and saved.name == "OpenAI production" and saved.secret_hint == "…WXYZ"
+        assert (
+            queries.load_connection_secret(
+                session, workspace_id=workspace_id, connection_id=connection_id, box=current_settings().secret_box()
+            )
+            == new_key
+        )
+    at.button(key=f"remove_{connection_id}").click().run()
+    at.button(key=f"remove_yes_{connection_id}").click().run()
+    assert not at.exception
+    with session_scope(engine) as session:
+        assert session.get(Connection, connection_id) is None

@@ -159,3 +159,37 @@ def test_import_rates_and_missing_files(capsys: pytest.CaptureFixture[str], tmp_
     assert code == 2 and "There is no file at" in err
     code, _, err = run(capsys, "import", str(path), "--workspace", "acme-ai", "--rate", "EUR")
     assert code == 2 and "CODE=USD_PER_UNIT" in err
+
+
+def test_sync_pulls_stored_connections_and_reports_failures(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from core import queries
+    from core.db import session_scope
+    from core.settings import current_settings
+    from tests.conftest import app_engine
+    from tests.connectors.test_openai_costs import KEY, FakeOpenAI, cost_result
+    from tests.fakes.http_server import serve
+
+    code, out, _ = run(capsys, "sync")
+    assert code == 0 and "Nothing to sync" in out
+    with session_scope(app_engine()) as session:
+        workspace = queries.create_workspace(session, name="Sync Co")
+        assert workspace.id is not None
+        connection = queries.create_connection(
+            session, workspace_id=workspace.id, provider="OpenAI", method="api_key", name="OpenAI org"
+        )
+        queries.save_connection_secret(session, connection=connection, secret=KEY, box=current_settings().secret_box())
+    fake = FakeOpenAI()
+    fake.costs[dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)] = [cost_result(9.99)]
+    with serve(fake) as base:
+        monkeypatch.setenv("METERR_OPENAI_API_BASE", base)
+        code, out, err = run(capsys, "sync", "--workspace", "sync-co", "--json")
+    assert code == 0, err
+    [result] = json.loads(out)
+    assert (result["ok"], result["charges_written"], result["total_usd"]) == (True, 1, "9.990000")
+    monkeypatch.setenv("METERR_OPENAI_API_BASE", "http://127.0.0.1:1")  # nothing listens there
+    code, out, _ = run(capsys, "sync")
+    assert code == 2 and out.startswith("ERR OpenAI org:") and KEY not in out
