@@ -209,7 +209,8 @@ def _summary(result: SyncResult) -> str:
     if not result.days:
         return f"{result.name}: connected, but there was no spend in the period read."
     noun = "revenue" if result.provider == "Stripe" else "spend"
-    return f"Imported {format_usd(result.total_micros)} of {noun} across {result.days} days from {result.provider}."
+    days = f"{result.days} day{'s' if result.days != 1 else ''}"
+    return f"Imported {format_usd(result.total_micros)} of {noun} across {days} from {result.provider}."
 
 
 def _now() -> dt.datetime:

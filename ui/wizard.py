@@ -331,7 +331,7 @@ def _render_result(result: ImportResult | SyncResult) -> None:
             f"{result.charges_written:,} new lines, {result.revised:,} revised, {result.duplicates:,} unchanged."
         )
     else:
-        days = f" across {result.days} days" if result.days else ""
+        days = f" across {result.days} day{'s' if result.days != 1 else ''}" if result.days else ""
         st.success(
             f"Imported {format_usd(to_micros(result.total_usd))}{days} from {result.format_label}.",
             icon=":material/celebration:",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -86,6 +87,13 @@ class FakeStripe:
 
 @pytest.fixture
 def fake() -> Iterator[FakeStripe]:
+    with serve_fake_stripe() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_fake_stripe() -> Iterator[FakeStripe]:
+    """A FakeStripe on a loopback port of its own (`.port`)."""
     fake = FakeStripe()
 
     class Handler(BaseHTTPRequestHandler):

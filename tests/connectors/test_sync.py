@@ -150,3 +150,31 @@ def test_only_one_replica_holds_the_sync_lease(engine: Engine) -> None:
         assert queries.acquire_lease(session, name="sync", holder="a", ttl=hour, now=now + dt.timedelta(minutes=5))
     with session_scope(engine) as session:  # expired: anyone may take it
         assert queries.acquire_lease(session, name="sync", holder="b", ttl=hour, now=now + 2 * hour)
+
+
+def test_stripe_connections_sync_revenue(engine: Engine, workspace_id: int, box: SecretBox) -> None:
+    from core.models import Revenue
+    from tests.connectors.test_stripe_revenue import serve_fake_stripe, txn
+
+    with session_scope(engine) as session:
+        connection = queries.create_connection(
+            session, workspace_id=workspace_id, provider="Stripe", method="api_key", name="Stripe"
+        )
+        queries.save_connection_secret(session, connection=connection, secret="rk_test_123", box=box)
+        assert connection.id is not None
+        connection_id = connection.id
+    noon = int(dt.datetime.combine(TODAY - dt.timedelta(days=3), dt.time(12), dt.UTC).timestamp())
+    with serve_fake_stripe() as fake:
+        fake.transactions = [
+            txn("txn_1", 12_500, created=noon, fee=393),
+            txn("txn_2", -2_000, created=noon, reporting_category="refund", type="refund"),
+        ]
+        result = sync_connection(
+            engine, workspace_id=workspace_id, connection_id=connection_id, client=httpx.Client(), today=TODAY,
+            box=box, base_url=f"http://127.0.0.1:{fake.port}", backfill_days=7,
+        )  # fmt: skip
+    assert result.ok, result.message
+    assert result.message == "Imported $101.07 of revenue across 1 day from Stripe."
+    with session_scope(engine) as session:
+        rows = session.execute(select(Revenue.kind, Revenue.amount_micros).order_by(Revenue.source_key)).all()
+    assert [tuple(r) for r in rows] == [("charge", 125_000_000), ("fee", -3_930_000), ("refund", -20_000_000)]
