@@ -438,7 +438,8 @@ def day_cells(
         if parsed.isna().any() and not dayfirst:
             # Mixed styles in one column (e.g. '2026-01-05' and '2026-01-05 10:00:00+00:00').
             retry = pd.to_datetime(text[parsed.isna()], utc=True, errors="coerce", format="mixed")
-            parsed = parsed.fillna(retry)
+            # At one resolution: the two parses may pick different ones, and filling across them is deprecated.
+            parsed = parsed.dt.as_unit("s").fillna(retry.dt.as_unit("s"))
     bad = parsed.isna() | (parsed.dt.year < 1)  # '-0' or '0000-01-01' parse, but no Python date holds year 0
     if bad.any():
         for row, cell in zip(frame.loc[bad, "row"], series[bad], strict=True):

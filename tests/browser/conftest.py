@@ -74,6 +74,9 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         "DATABASE_URL": f"sqlite:///{data / 'meterr.db'}",
         "METERR_BCRYPT_ROUNDS": "4",
         "METERR_COOKIE_KEY": "browser-test-cookie-key-" + "y" * 24,
+        # A code edit elsewhere while a journey runs must not reload the app under it.
+        "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+        "METERR_SYNC_INTERVAL_MINUTES": "0",
     }
     log = (tmp_path / "server.log").open("w")
     command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port)]
