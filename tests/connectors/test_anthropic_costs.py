@@ -19,7 +19,7 @@ from connectors.anthropic_costs import (
 )
 from connectors.http import ConnectorError
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 KEY = "sk-ant-admin01-SECRET-do-not-show-0123456789"
 AUG_1 = dt.date(2025, 8, 1)  # the samples' bucket
 COSTS = "/v1/organizations/cost_report"

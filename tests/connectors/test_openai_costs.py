@@ -19,7 +19,7 @@ from connectors.openai_costs import (
     charges_from_usage_page,
 )
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 KEY = "sk-admin-SECRET-do-not-show-0123456789"
 DAY = 86_400
 NOV_1 = dt.date(2024, 11, 1)  # the samples' bucket: start_time 1730419200

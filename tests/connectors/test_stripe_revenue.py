@@ -26,7 +26,7 @@ from connectors.stripe_revenue import (
     rows_from_refund,
 )
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 KEY = "sk_test_51SECRETdoNotShow0123456789"
 NOV_20 = dt.date(2026, 11, 20)
 NOV_20_NOON = int(dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC).timestamp())

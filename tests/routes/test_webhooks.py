@@ -28,7 +28,7 @@ from core.revenue import load_revenue_daily
 from core.settings import current_settings
 from tests.conftest import app_engine
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
 SECRET = "mwh_test_0123456789abcdef0123456789abcdef"
 STRIPE_SECRET = "whsec_test_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 TODAY = dt.datetime.now(dt.UTC).date()

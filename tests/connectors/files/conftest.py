@@ -12,7 +12,7 @@ from connectors.imports import ImportResult, import_file
 from core.db import session_scope
 from core.models import Charge
 
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "samples"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "files"
 
 

@@ -1,6 +1,6 @@
 """Fuzzing file imports: damaged, truncated and junk-filled exports are refused in plain English, or imported.
 
-Seeds are valid files (a generic CSV, JSON records, a gzip, and the real samples in /work/shared/samples);
+Seeds are valid files (a generic CSV, JSON records, a gzip, and the real samples in tests/fixtures/samples);
 hypothesis mutates them (cut off, flipped/inserted/deleted bytes, duplicated or dropped lines, swapped
 separators, a cell replaced with junk). Whatever comes out, importing it must:
 
