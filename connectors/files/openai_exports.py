@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import warnings
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -83,19 +84,27 @@ def read_export(raw: RawFile) -> pd.DataFrame:
     header_line = text[: len(text) - len(body)].count("\n") + 1
     extras = [f"{_EXTRA}{i}" for i in range(_EXTRA_CELLS)]
     try:
-        frame = pd.read_csv(
-            io.StringIO(body),
-            sep=sep,
-            header=None,
-            skiprows=1,
-            names=[*header, *extras],
-            index_col=False,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-            engine="c",
-        )
+        with warnings.catch_warnings():
+            # pandas only warns when a row is longer than the header and the extras: its cells would be lost.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(body),
+                sep=sep,
+                header=None,
+                skiprows=1,
+                names=[*header, *extras],
+                index_col=False,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=True,
+                engine="c",
+            )
+    except pd.errors.ParserWarning as exc:
+        raise BadFile(
+            "A row has more cells than the header. A value may contain the separator without quotes; export the "
+            "file again from OpenAI."
+        ) from exc
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in (*header, *extras)})
     except pd.errors.ParserError as exc:

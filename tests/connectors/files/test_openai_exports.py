@@ -385,3 +385,10 @@ def test_the_priced_variant_is_never_the_detected_one() -> None:
     raw = RawFile("usage.tsv", USAGE_TSV.encode())
     assert OpenAIUsagePriced().detect(raw) < OpenAIUsageExport().detect(raw)
     assert OpenAIUsagePriced().detect(RawFile("costs.tsv", COSTS_TSV.encode())) == 0
+
+
+def test_a_row_far_longer_than_the_header_is_refused_not_cut(importer) -> None:  # type: ignore[no-untyped-def]
+    header = "start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,line_item,project_id"
+    row = "1759622400,1759708800,2025-10-05T00:00:00+00:00,2025-10-06T00:00:00+00:00,0.5,usd,x,p" + ",z" * 20
+    with pytest.raises(BadFile, match="more cells than the header"):
+        importer("costs.csv", f"{header}\n{row}\n")
