@@ -67,19 +67,21 @@ else:
     edited = st.data_editor(
         table,
         hide_index=True,
-        disabled=[c for c in table.columns if c not in ALLOCATED] if ctx.can("admin") else True,
-        column_config={"source_key": None, "day": st.column_config.DateColumn("Day")},
+        disabled=[c for c in table.columns if c not in (*ALLOCATED, "tags")] if ctx.can("admin") else True,
+        column_config={
+            "source_key": None,
+            "day": st.column_config.DateColumn("Day"),
+            "tags": st.column_config.TextColumn("Tags", help="name=value, separated by commas"),
+        },
         key="charges_editor",
     )
     if ctx.can("admin") and st.button("Save my changes", icon=":material/save:", key="save_overrides"):
-        changes = [
-            (table.at[i, "source_key"], field, str(edited.at[i, field]))
-            for i in table.index
-            for field in ALLOCATED
-            if str(edited.at[i, field]) != str(table.at[i, field])
-        ]
-        if changes:
-            change = actions.save_overrides(ctx, changes)
-            st.success(f"Saved {len(changes)} edits: {format_usd(change.micros)} re-allocated.")
+        try:
+            change = actions.save_charge_edits(ctx, table, edited)
+        except InvalidInput as problem:
+            st.error(str(problem))
         else:
-            st.info("Nothing changed.")
+            if change is None:
+                st.info("Nothing changed.")
+            else:
+                st.success(f"Saved: {format_usd(change.micros)} across {change.charges:,} charges re-allocated.")

@@ -53,9 +53,10 @@ class Rule:
         return bool(self._regex.search(text))
 
     def describe(self) -> str:
-        target = f"tag '{self.tag_key}'" if self.set_field == "tag" else FIELD_LABELS[self.set_field].lower()
+        target = f"tag '{self.tag_key}'" if self.set_field == "tag" else self.set_field
         kind = {"equals": "is", "contains": "contains", "prefix": "starts with", "regex": "matches"}[self.match_kind]
-        return f"When {FIELD_LABELS[self.match_field].lower()} {kind} '{self.pattern}', set {target} to '{self.value}'"
+        field = self.match_field.replace("_", " ")
+        return f"When {field} {kind} '{self.pattern}', set {target} to '{self.value}'"
 
 
 def validate_rule(rule: Rule) -> Rule:
@@ -122,3 +123,20 @@ def allocate_rows(
         return
     for row in rows:
         row.update(allocate(row, rules, overrides.get(row["source_key"])))
+
+
+def format_tags(tags: Mapping[str, str]) -> str:
+    """{'team': 'search', 'env': 'prod'} → 'env=prod, team=search' (for editing in a table)."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
+
+
+def parse_tags(text: str) -> dict[str, str]:
+    """'env=prod, team=search' → {'env': 'prod', 'team': 'search'}; InvalidInput naming a bad part."""
+    tags: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", key) or not value or len(value) > 80:
+            raise InvalidInput(f"'{part}' is not a tag; write tags as name=value, separated by commas.")
+        tags[key] = value
+    return tags

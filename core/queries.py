@@ -950,11 +950,13 @@ def load_largest_charges(
 ) -> pd.DataFrame:
     """The biggest charges in a date range with their allocation, for checking and overriding by hand."""
     columns = ["source_key", "day", "provider", "model", "line_item", "amount_micros", "department", "project",
-               "customer", "feature"]  # fmt: skip
+               "customer", "feature", "tags"]  # fmt: skip
     rows = session.execute(
         select(*[getattr(Charge, c) for c in columns])
         .where(Charge.workspace_id == workspace_id, col(Charge.day) >= start, col(Charge.day) <= end)
         .order_by(col(Charge.amount_micros).desc())
         .limit(limit)
     ).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    frame["tags"] = [allocation.format_tags(json.loads(t) if isinstance(t, str) else t or {}) for t in frame["tags"]]
+    return frame

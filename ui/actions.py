@@ -184,3 +184,19 @@ def save_overrides(context: Context, changes: list[tuple[str, str, str]]) -> que
             edits=len(changes),
         )  # fmt: skip
     return change
+
+
+def save_charge_edits(context: Context, before: pd.DataFrame, after: pd.DataFrame) -> queries.AllocationChange | None:
+    """Overrides for every allocation cell (and tag) a person changed in the charges table; None if nothing did."""
+    changes: list[tuple[str, str, str]] = []
+    for i in before.index:
+        key = str(before.at[i, "source_key"])
+        for field in allocation.ALLOCATED:
+            if str(after.at[i, field]) != str(before.at[i, field]):
+                changes.append((key, field, str(after.at[i, field] or "")))
+        old_tags = allocation.parse_tags(str(before.at[i, "tags"] or ""))
+        new_tags = allocation.parse_tags(str(after.at[i, "tags"] or ""))
+        for name in sorted(set(old_tags) | set(new_tags)):
+            if old_tags.get(name) != new_tags.get(name):
+                changes.append((key, f"tag:{name}", new_tags.get(name, "")))
+    return save_overrides(context, changes) if changes else None
