@@ -173,7 +173,23 @@ def _parse_in_pieces(
     return whole, _merge(parts, rates or {})
 
 
+def _rekeyed(rolled: Rolled, parser: Any, rates: Mapping[str, Decimal] | None) -> Rolled:
+    """Charges under the parser's own key scheme (an export keyed as its API sync keys the same money)."""
+    for row in rolled.rows:
+        row["source_key"] = parser.source_key_for(row)
+    return _merge([rolled], rates or {})
+
+
 def _parse(
+    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
+) -> tuple[Any, Rolled]:
+    parsed, rolled = _parse_and_roll_up(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
+    if hasattr(parser, "source_key_for"):
+        rolled = _rekeyed(rolled, parser, rates)
+    return parsed, rolled
+
+
+def _parse_and_roll_up(
     raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
 ) -> tuple[Any, Rolled]:
     try:

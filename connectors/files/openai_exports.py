@@ -9,9 +9,10 @@ Cost lines carry the money. Usage lines carry tokens and requests and are stored
 API connector (`connectors.openai_costs`) stores them, so importing both exports never counts a dollar twice.
 When there is no cost export at all, `openai_usage_priced` prices the tokens instead (chosen by hand).
 
-Source keys use the API connector's namespaces (`openai_costs`, `openai_usage`), but the part after the day is
-the roll-up's hash of the charge's dimensions, not the API's readable `project:line_item` tail: an export and
-an API sync of the same days land on different keys, so use one or the other for a given period.
+Cost lines are keyed exactly as the API sync keys them (`openai_costs:<day>:<project>:<line item>`), so a cost
+export and an API connection covering the same days hold the money once. Usage lines keep the roll-up's hash
+after `openai_usage:<day>:` (the export splits by user, batch and tier, which the sync does not), so tokens
+from a usage export and from a sync of the same days would count twice: use one or the other for tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,7 @@ from connectors.files.base import (
     decimal_cells,
     text_of,
 )
+from connectors.http import source_key
 
 PROVIDER = "OpenAI"
 SERVICE = "API"
@@ -228,6 +231,12 @@ class OpenAICostsExport:
     name = "openai_costs_export"
     label = "OpenAI cost export (CSV/TSV)"
     namespace = "openai_costs"
+
+    @staticmethod
+    def source_key_for(charge: dict[str, Any]) -> str:
+        """The API sync's key for the same line, so an export and a sync of the same day never both count."""
+        groups = [charge["project"], charge["line_item"], *([charge["api_key"]] if charge["api_key"] else [])]
+        return source_key("openai_costs", charge["day"], *groups)
 
     def detect(self, raw: RawFile) -> int:
         score, names = _score(raw, ("amount_value",))

@@ -392,3 +392,32 @@ def test_a_row_far_longer_than_the_header_is_refused_not_cut(importer) -> None: 
     row = "1759622400,1759708800,2025-10-05T00:00:00+00:00,2025-10-06T00:00:00+00:00,0.5,usd,x,p" + ",z" * 20
     with pytest.raises(BadFile, match="more cells than the header"):
         importer("costs.csv", f"{header}\n{row}\n")
+
+
+def test_a_cost_export_and_an_api_sync_of_the_same_days_count_the_money_once(  # type: ignore[no-untyped-def]
+    importer, engine: Engine, workspace_id: int
+) -> None:
+    import csv
+    import io
+
+    from connectors.openai_costs import charges_from_costs_page
+    from core import queries
+    from core.db import session_scope
+
+    first = importer("costs_by_line_item.csv", COSTS_BY_LINE)
+    count, total = stored(engine, workspace_id)
+    # The same lines as the Costs API returns them: one bucket per day, grouped by line item and project.
+    buckets: dict[int, list[dict[str, object]]] = {}
+    for record in csv.DictReader(io.StringIO(COSTS_BY_LINE)):
+        if record.get("amount_value") and Decimal(record["amount_value"]):
+            buckets.setdefault(int(record["start_time"]), []).append(
+                {"object": "organization.costs.result", "amount": {"value": Decimal(record["amount_value"]),
+                 "currency": record["amount_currency"]}, "line_item": record["line_item"] or None,
+                 "project_id": record["project_id"] or None}
+            )  # fmt: skip
+    page = {"data": [{"start_time": t, "end_time": t + 86_400, "results": r} for t, r in sorted(buckets.items())]}
+    with session_scope(engine) as session:
+        result = queries.upsert_charges(session, workspace_id=workspace_id, rows=charges_from_costs_page(page))
+    # Same keys: the sync finds every line the export wrote (it may restate them, with the same money).
+    assert result.written == 0 and result.duplicates + result.revised == first.charges_written
+    assert stored(engine, workspace_id) == (count, total)
