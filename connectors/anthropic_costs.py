@@ -7,26 +7,22 @@ importer can turn "API JSON saved to a file" into the same charges.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from connectors.http import (
+    AdminReportClient,
     Charge,
     ConnectorError,
     as_int,
     clip,
     decimal_text,
     exact_decimal,
-    fetch_pages,
     merge_charges,
     new_charge,
     page_buckets,
     report_window,
-    request_json,
     since_yesterday,
     source_key,
 )
@@ -40,29 +36,15 @@ COSTS_GROUP_BY = ("workspace_id", "description")
 USAGE_GROUP_BY = ("model", "workspace_id", "api_key_id")
 
 
-class AnthropicCosts:
+class AnthropicCosts(AdminReportClient):
     """Reads an Anthropic organisation's daily costs and messages usage with an admin key."""
 
     name = "anthropic_costs"
     provider = PROVIDER
+    default_base_url = "https://api.anthropic.com"
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        api_key: str,
-        base_url: str = "https://api.anthropic.com",
-        *,
-        max_retries: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
-        self._max_retries = max_retries
-        self._sleep = sleep
-
-    def __repr__(self) -> str:  # never show the key
-        return f"AnthropicCosts(base_url={self._base_url!r})"
+    def _headers(self) -> dict[str, str]:
+        return {"x-api-key": self._api_key, "anthropic-version": API_VERSION}
 
     def test_connection(self, *, now: dt.datetime | None = None) -> str:
         """One small cost-report call (yesterday and today); a short confirmation, or ConnectorError."""
@@ -89,28 +71,6 @@ class AnthropicCosts:
         usage = self._charges("/v1/organizations/usage_report/messages", usage_params, charges_from_usage_page)
         yield from costs
         yield from usage
-
-    def _charges(
-        self,
-        path: str,
-        params: dict[str, Any],
-        parse: Callable[[Any], list[Charge]],
-        divisor: Decimal = Decimal(1),
-    ) -> list[Charge]:
-        pages = fetch_pages(lambda cursor: self._get(path, {**params, "page": cursor} if cursor else params), PROVIDER)
-        return merge_charges((charge for page in pages for charge in parse(page)), divisor=divisor)
-
-    def _get(self, path: str, params: dict[str, Any]) -> Any:
-        return request_json(
-            self._client,
-            "GET",
-            self._base_url + path,
-            params=params,
-            headers={"x-api-key": self._api_key, "anthropic-version": API_VERSION},
-            max_retries=self._max_retries,
-            sleep=self._sleep,
-            provider=PROVIDER,
-        )
 
 
 def charges_from_costs_page(page: Any) -> list[Charge]:

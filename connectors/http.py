@@ -345,3 +345,55 @@ def next_cursor(page: Any) -> str | None:
         return None
     cursor = page.get("next_page")
     return cursor if isinstance(cursor, str) and cursor else None
+
+
+class AdminReportClient:
+    """What the OpenAI and Anthropic admin-report connectors share: a handed-in client and key, paging through a
+    report, merging its charges, and a repr that never shows the key. Subclasses name the provider, its
+    address and its auth headers."""
+
+    provider = ""
+    default_base_url = ""
+    parse_float: Callable[[str], Any] | None = None
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        api_key: str,
+        base_url: str | None = None,
+        *,
+        max_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._api_key = api_key
+        self._base_url = (base_url or self.default_base_url).rstrip("/")
+        self._max_retries = max_retries
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never show the key
+        return f"{type(self).__name__}(base_url={self._base_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _charges(
+        self, path: str, params: dict[str, Any], parse: Callable[[Any], list[Charge]], divisor: Decimal = Decimal(1)
+    ) -> list[Charge]:
+        pages = fetch_pages(
+            lambda cursor: self._get(path, {**params, "page": cursor} if cursor else params), self.provider
+        )
+        return merge_charges((charge for page in pages for charge in parse(page)), divisor=divisor)
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        return request_json(
+            self._client,
+            "GET",
+            self._base_url + path,
+            params=params,
+            headers=self._headers(),
+            max_retries=self._max_retries,
+            sleep=self._sleep,
+            provider=self.provider,
+            parse_float=self.parse_float,
+        )

@@ -7,26 +7,22 @@ Both are read with an organisation admin key. The page functions are pure so the
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from connectors.http import (
+    AdminReportClient,
     Charge,
     ConnectorError,
     as_int,
     clip,
     decimal_text,
     exact_decimal,
-    fetch_pages,
     merge_charges,
     new_charge,
     page_buckets,
     report_window,
-    request_json,
     since_yesterday,
     source_key,
 )
@@ -39,29 +35,16 @@ COSTS_GROUP_BY = ("line_item", "project_id")
 USAGE_GROUP_BY = ("model", "project_id", "api_key_id")
 
 
-class OpenAICosts:
+class OpenAICosts(AdminReportClient):
     """Reads an OpenAI organisation's daily costs and completions usage with an admin key (sk-admin-...)."""
 
     name = "openai_costs"
     provider = PROVIDER
+    default_base_url = "https://api.openai.com"
+    parse_float = Decimal  # costs are JSON floats: keep their exact text
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        api_key: str,
-        base_url: str = "https://api.openai.com",
-        *,
-        max_retries: int = 4,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
-        self._max_retries = max_retries
-        self._sleep = sleep
-
-    def __repr__(self) -> str:  # never show the key
-        return f"OpenAICosts(base_url={self._base_url!r})"
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
 
     def test_connection(self, *, now: dt.datetime | None = None) -> str:
         """One small costs call (yesterday and today); a short confirmation, or ConnectorError."""
@@ -87,23 +70,6 @@ class OpenAICosts:
         usage = self._charges("/v1/organization/usage/completions", usage_params, charges_from_usage_page)
         yield from costs
         yield from usage
-
-    def _charges(self, path: str, params: dict[str, Any], parse: Callable[[Any], list[Charge]]) -> list[Charge]:
-        pages = fetch_pages(lambda cursor: self._get(path, {**params, "page": cursor} if cursor else params), PROVIDER)
-        return merge_charges(charge for page in pages for charge in parse(page))
-
-    def _get(self, path: str, params: dict[str, Any]) -> Any:
-        return request_json(
-            self._client,
-            "GET",
-            self._base_url + path,
-            params=params,
-            headers={"Authorization": f"Bearer {self._api_key}"},
-            max_retries=self._max_retries,
-            sleep=self._sleep,
-            provider=PROVIDER,
-            parse_float=Decimal,
-        )
 
 
 def charges_from_costs_page(page: Any) -> list[Charge]:
