@@ -270,3 +270,54 @@ class ChargeOverride(SQLModel, table=True):
     field: str = Field(max_length=48)  # department | project | customer | feature | tag:<key>
     value: str = Field(max_length=80)
     created_at: dt.datetime = _created()
+
+
+# Something the business gets from AI, worth a fixed number of dollars per unit ("Support ticket resolved").
+class OutcomeDefinition(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_outcomedefinition_workspace_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=80)
+    unit: str = Field(default="", max_length=40)  # "ticket", "lead"...
+    value_micros: int = Field(sa_type=BigInteger)  # dollars per unit, in micro-USD
+    department: str = Field(default="", max_length=80)
+    project: str = Field(default="", max_length=80)
+    feature: str = Field(default="", max_length=80)
+    created_at: dt.datetime = _created()
+
+
+# How many of an outcome happened on a day (per department when the source says so).
+class OutcomeCount(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "outcome_id", "day", "department", name="uq_outcomecount_key"),
+        Index("ix_outcomecount_workspace_day", "workspace_id", "day"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    outcome_id: int = Field(foreign_key="outcomedefinition.id", ondelete="CASCADE")
+    day: dt.date
+    department: str = Field(default="", max_length=80)
+    count: int = Field(sa_type=BigInteger)
+
+
+# A workspace's token for the JSON API; only its SHA-256 is stored.
+class ApiToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=80)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    hint: str = Field(max_length=8)
+    scopes: str = Field(default="outcomes:write", max_length=120)
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()
+
+
+# A named what-if: the slider positions a person saved, to compare with others.
+class RoiScenario(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_roiscenario_workspace_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=80)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = _created()

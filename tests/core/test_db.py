@@ -9,12 +9,13 @@ from core.db import make_engine, migration_status, upgrade
 def test_fresh_database_gets_every_table(db_url: str) -> None:
     engine = make_engine(db_url)
     assert not migration_status(engine).up_to_date
-    assert upgrade(engine) == "0002"
+    assert upgrade(engine) == "0003"
     tables = set(inspect(engine).get_table_names())
     assert {"workspace", "user", "membership", "connection", "importbatch", "charge", "auditlog"} <= tables
     assert {"spend_rollup", "spend_month", "spend_day"} <= tables
     assert {"revenue", "webhookevent", "lease", "allocationrule", "chargeoverride"} <= tables
-    assert upgrade(engine) == "0002"  # a second run is a no-op
+    assert {"outcomedefinition", "outcomecount", "apitoken", "roiscenario"} <= tables
+    assert upgrade(engine) == "0003"  # a second run is a no-op
     engine.dispose()
 
 

@@ -24,7 +24,7 @@ def charge(key: str, day: dt.date, micros: int, **extra: Any) -> dict[str, Any]:
 
 def test_migrations_are_current(engine: Engine) -> None:
     status = migration_status(engine)
-    assert status.reachable and status.up_to_date and status.current == status.head == "0002"
+    assert status.reachable and status.up_to_date and status.current == status.head == "0003"
 
 
 def test_upsert_is_idempotent_and_revises(engine: Engine, session: Session, workspace_id: int) -> None:

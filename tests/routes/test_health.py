@@ -9,7 +9,7 @@ def test_health_reports_database_and_migrations(client: TestClient) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "database": "reachable", "migrations": "current", "revision": "0002", "head": "0002",
+        "status": "ok", "database": "reachable", "migrations": "current", "revision": "0003", "head": "0003",
     }  # fmt: skip
 
 
