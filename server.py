@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from connectors.files.outcomes import OutcomesRejected, parse_outcome_json
 from connectors.sync import sync_all
 from connectors.webhooks import (
     MAX_BODY_BYTES,
@@ -35,13 +36,16 @@ from connectors.webhooks import (
     verify_stripe_signature,
 )
 from core import queries
+from core.api_tokens import authenticate_token, has_scope
 from core.crypto import SecretBox, SecretError
 from core.db import cached_engine, migration_status, session_scope, upgrade
 from core.models import Connection, WebhookEvent, utcnow
+from core.outcomes import load_outcome_names, upsert_outcome_counts
 from core.revenue import upsert_revenue
 from core.settings import PROJECT_ROOT, current_settings
 
 log = logging.getLogger("meterr.webhooks")
+api_log = logging.getLogger("meterr.api")
 _MAX_ID = 2**63 - 1
 
 
@@ -215,6 +219,66 @@ def _receive_stripe(signature_header: str | None, body: bytes) -> dict[str, Any]
     return answer
 
 
+# The JSON API: the bearer token alone decides the workspace. Tokens and bodies are never logged.
+
+_UNAUTHORISED = (
+    "A valid API token is required: send the header 'Authorization: Bearer mtr_...' with a token created in "
+    "meterr under Settings, API tokens."
+)
+_OUTCOMES_TOO_LARGE = "The body is larger than 1 MB; send fewer outcomes per request."
+
+
+async def outcomes_api(request: Request) -> JSONResponse:
+    """Daily outcome counts for the token's workspace; a day sent again replaces its count, so retries are safe."""
+    authorization = request.headers.get("authorization")
+    try:
+        body = await _read_body(request)
+        result = await run_in_threadpool(_receive_outcomes, authorization, body)
+    except WebhookRejected as exc:  # from _read_body: the body is too large
+        message = _OUTCOMES_TOO_LARGE if exc.status == 413 else exc.message
+        return JSONResponse({"error": message}, status_code=exc.status)
+    except OutcomesRejected as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+    except Exception as exc:  # never a traceback to the sender; the type is enough to start looking
+        api_log.error("outcomes API failed: %s", type(exc).__name__)
+        return JSONResponse(
+            {"error": "meterr could not store these outcomes, so nothing was applied; send them again later."},
+            status_code=500,
+        )
+    return JSONResponse(result)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _receive_outcomes(authorization: str | None, body: bytes) -> dict[str, Any]:
+    engine = cached_engine(current_settings().database_url)
+    with session_scope(engine) as session:
+        token = authenticate_token(session, _bearer(authorization))
+        if token is None:  # missing, malformed, unknown and revoked all answer alike
+            raise OutcomesRejected(401, _UNAUTHORISED)
+        if not has_scope(token, "outcomes:write"):
+            raise OutcomesRejected(
+                403, "This token may not write outcomes; create a token with the outcomes:write scope."
+            )
+        workspace_id = token.workspace_id
+        rows = parse_outcome_json(
+            body,
+            definitions=load_outcome_names(session, workspace_id=workspace_id),
+            today=dt.datetime.now(dt.UTC).date(),
+        )
+        result = upsert_outcome_counts(session, workspace_id=workspace_id, rows=rows)
+        queries.save_audit(
+            session, workspace_id=workspace_id, user_id=None, action="outcomes.api_write", token_id=token.id,
+            token_name=token.name, rows=len(rows), written=result.written, replaced=result.replaced,
+            unchanged=result.unchanged,
+        )  # fmt: skip
+    return {"status": "ok", "written": result.written, "replaced": result.replaced}
+
+
 def _sync_if_leader(holder: str, interval: dt.timedelta) -> int:
     """Run the scheduled sync when this replica holds (or takes) the lease; returns connections synced."""
     settings = current_settings()
@@ -265,6 +329,7 @@ app = st.App(
         Route("/api/health", health, methods=["GET"]),
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/api/webhooks/{connection_id:int}", charge_webhook, methods=["POST"]),
+        Route("/api/v1/outcomes", outcomes_api, methods=["POST"]),
     ],
     lifespan=lifespan,
 )
