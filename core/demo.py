@@ -187,6 +187,73 @@ def _charge_rows(workload: Workload, model: str, day: dt.date, requests: int) ->
 
 
 @dataclass(frozen=True)
+class DemoOutcome:
+    """A business outcome the demo's AI work produces: so many per request of the projects that drive it."""
+
+    name: str
+    unit: str
+    value_usd: Decimal
+    department: str
+    project: str
+    per_request: Decimal
+
+
+# Support pays for itself many times over; Data Science's forecasts are worth less than their AI bill.
+DEMO_OUTCOMES = (
+    DemoOutcome("Support ticket resolved", "ticket", Decimal(8), "Customer Support", "ticket-triage", Decimal("0.01")),
+    DemoOutcome("Qualified lead", "lead", Decimal(120), "Marketing", "content-studio", Decimal("0.0008")),
+    DemoOutcome("Code review completed", "review", Decimal(45), "Engineering", "code-assistant", Decimal("0.0022")),
+    DemoOutcome("Customer onboarded", "customer", Decimal(400), "Sales", "lead-scoring", Decimal("0.00002")),
+    DemoOutcome("Forecast delivered", "forecast", Decimal(250), "Data Science", "forecast-lab", Decimal("0.00005")),
+)  # fmt: skip
+# Monthly subscription revenue per customer: Northwind pays less than the AI it uses costs (a negative margin).
+DEMO_REVENUE_USD = {
+    "Northwind": 900, "Globex": 6000, "Initech": 4500, "Hooli": 3800, "Vandelay": 3000, "Soylent": 2500,
+    "Tyrell": 2000, "Wonka": 1800, "Cyberdyne": 1500, "Stark": 900,
+}  # fmt: skip
+
+
+def build_demo_outcome_counts(
+    today: dt.date, charges: list[dict[str, Any]] | None = None
+) -> list[tuple[str, dt.date, str, int]]:
+    """(outcome name, day, department, count) for every demo day: outcomes follow the work that produces them."""
+    requests: dict[tuple[dt.date, str], int] = {}
+    for row in charges if charges is not None else build_demo_charges(today):
+        key = (row["day"], row["project"])
+        requests[key] = requests.get(key, 0) + int(row["requests"])
+    out = []
+    carried = {outcome.name: Decimal(0) for outcome in DEMO_OUTCOMES}  # fractions roll into the next day
+    for (day, project), count in sorted(requests.items()):
+        for outcome in DEMO_OUTCOMES:
+            if outcome.project == project:
+                carried[outcome.name] += count * outcome.per_request
+                made = int(carried[outcome.name])
+                carried[outcome.name] -= made
+                if made:
+                    out.append((outcome.name, day, outcome.department, made))
+    return out
+
+
+def build_demo_revenue(today: dt.date) -> list[dict[str, Any]]:
+    """Stripe-like revenue rows: each customer's subscription on the 1st of every month, less Stripe's fee."""
+    calendar = DemoCalendar(today)
+    rows: list[dict[str, Any]] = []
+    month = calendar.start
+    while month <= today:
+        for customer, usd in DEMO_REVENUE_USD.items():
+            key = f"demo:{month:%Y-%m}:{customer}"
+            amount = Decimal(usd)
+            fee = (amount * Decimal("0.029") + Decimal("0.30")).quantize(Decimal("0.01"))
+            common = {"day": month, "customer": customer, "currency": "USD"}
+            rows.append({**common, "source_key": key, "kind": "charge", "description": f"{customer} subscription",
+                         "amount_micros": to_micros(amount), "original_amount": f"{amount:f}"})  # fmt: skip
+            rows.append({**common, "source_key": f"{key}:fee", "kind": "fee", "description": "Stripe fee",
+                         "amount_micros": -to_micros(fee), "original_amount": f"{-fee:f}"})  # fmt: skip
+        month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return rows
+
+
+@dataclass(frozen=True)
 class DemoResult:
     workspace_id: int
     slug: str
@@ -202,8 +269,30 @@ def load_demo(session: Session, *, workspace_id: int, today: dt.date) -> DemoRes
     result = queries.upsert_charges(session, workspace_id=workspace_id, rows=rows, import_id=batch.id)
     total = sum(r["amount_micros"] for r in rows)
     queries.finish_import(session, batch=batch, result=result, rows_read=len(rows), total_micros=total)
+    _load_demo_business(session, workspace_id=workspace_id, today=today, charges=rows)
     queries.save_audit(session, workspace_id=workspace_id, user_id=None, action="demo.loaded", charges=len(rows))
     return DemoResult(workspace_id, workspace.slug, result.written + result.revised, total)
+
+
+def _load_demo_business(session: Session, *, workspace_id: int, today: dt.date, charges: list[dict[str, Any]]) -> None:
+    """The demo's outcome definitions and daily counts, and its customers' subscription revenue."""
+    from core import outcomes, revenue
+
+    existing = outcomes.load_outcome_names(session, workspace_id=workspace_id)
+    ids: dict[str, int] = {}
+    for outcome in DEMO_OUTCOMES:
+        saved = outcomes.save_outcome_definition(
+            session, workspace_id=workspace_id, name=outcome.name, unit=outcome.unit, value_usd=outcome.value_usd,
+            department=outcome.department, project=outcome.project, outcome_id=existing.get(outcome.name),
+        )  # fmt: skip
+        assert saved.id is not None
+        ids[outcome.name] = saved.id
+    counts = [
+        (ids[name], day, department, count)
+        for name, day, department, count in build_demo_outcome_counts(today, charges)
+    ]
+    outcomes.upsert_outcome_counts(session, workspace_id=workspace_id, rows=counts)
+    revenue.upsert_revenue(session, workspace_id=workspace_id, rows=build_demo_revenue(today))
 
 
 def create_demo_workspace(session: Session, *, today: dt.date, slug: str = DEMO_SLUG) -> DemoResult:

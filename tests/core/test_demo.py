@@ -84,3 +84,29 @@ def test_create_demo_workspace_by_slug(engine: Engine) -> None:
         result = demo.create_demo_workspace(session, today=TODAY)
         assert result.slug == "acme-ai"
         assert queries.load_workspace(session, slug="acme-ai").name == "Acme AI"
+
+
+def test_demo_business_tells_the_profit_story(engine, workspace_id: int) -> None:  # type: ignore[no-untyped-def]
+    from core import outcomes, revenue
+    from core.db import session_scope
+
+    for _ in range(2):  # loading twice changes nothing
+        with session_scope(engine) as session:
+            demo.load_demo(session, workspace_id=workspace_id, today=TODAY)
+    start, end = dt.date(2026, 10, 1), dt.date(2026, 10, 31)
+    with session_scope(engine) as session:
+        totals = outcomes.load_outcome_totals(session, workspace_id=workspace_id, start=start, end=end)
+        money_in = revenue.load_revenue_daily(session, workspace_id=workspace_id, start=start, end=end)
+    value = totals.groupby("department")["value_micros"].sum().to_dict()
+    charges = [r for r in demo.build_demo_charges(TODAY) if start <= r["day"] <= end]
+    cost: dict[str, int] = {}
+    for row in charges:
+        cost[row["department"]] = cost.get(row["department"], 0) + row["amount_micros"]
+    assert value["Customer Support"] > 10 * cost["Customer Support"]  # clearly profitable
+    assert 0 < value["Data Science"] < cost["Data Science"]  # clearly not
+    assert len(totals) == len(demo.DEMO_OUTCOMES)
+    by_customer = money_in.groupby("customer")["amount_micros"].sum().to_dict()
+    # Subscription less Stripe's 2.9% + 30c: $900 − ($26.10 + $0.30) = $873.60.
+    assert by_customer["Northwind"] == 873_600_000
+    northwind_cost = sum(r["amount_micros"] for r in charges if r["customer"] == "Northwind")
+    assert northwind_cost > by_customer["Northwind"]  # the negative margin
