@@ -1,4 +1,4 @@
-"""Command line: `meterr demo | user add | summary | import | sync | db upgrade | bench`. Thin."""
+"""Command line: `meterr demo | user add | summary | import | sync | roi | db upgrade | bench`. Thin."""
 
 from __future__ import annotations
 
@@ -194,6 +194,61 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 2
 
 
+def _period(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    today = dt.datetime.now(dt.UTC).date()
+    start = args.start or today.replace(day=1)
+    end = args.end or today
+    if end < start:
+        raise CliError("--end is before --start.")
+    return start, end
+
+
+def cmd_roi(args: argparse.Namespace) -> int:
+    from core import outcomes
+    from insights import roi
+
+    start, end = _period(args)
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        spend = queries.load_spend_breakdown(session, workspace_id=workspace.id, start=start, end=end)
+        totals = outcomes.load_outcome_totals(session, workspace_id=workspace.id, start=start, end=end)
+    cost_by = {str(k): int(v) for k, v in spend.groupby("department")["amount_micros"].sum().items()}
+    value_by = {str(k): int(v) for k, v in totals.groupby("department")["value_micros"].sum().items()}
+    count_by = {str(k): int(v) for k, v in totals.groupby("department")["count"].sum().items()}
+    summary = roi.compute_roi(sum(cost_by.values()), sum(value_by.values()), days=(end - start).days + 1)
+    pnl = roi.compute_department_pnl(cost_by, value_by, count_by)
+
+    def ratio(value: Decimal | None) -> str | None:
+        return None if value is None else f"{value.quantize(Decimal('0.000001')):f}"
+
+    body = {
+        "workspace": workspace.slug, "start": start.isoformat(), "end": end.isoformat(),
+        "cost_usd": decimal_string(summary.cost_micros), "value_usd": decimal_string(summary.value_micros),
+        "net_usd": decimal_string(summary.net_micros), "roi": ratio(summary.roi),
+        "payback_days": ratio(summary.payback_days), "verdict": summary.verdict,
+        "departments": [
+            {"department": row.department, "cost_usd": decimal_string(row.cost_micros),
+             "value_usd": decimal_string(row.value_micros), "net_usd": decimal_string(row.net_micros),
+             "roi": ratio(row.roi), "outcomes": row.outcomes, "total": row.is_total,
+             "cost_per_outcome_usd": None if row.cost_per_outcome_micros is None
+             else decimal_string(row.cost_per_outcome_micros)}
+            for row in pnl
+        ],
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    print(f"{workspace.name}, {start} to {end}: {summary.verdict}.")
+    print(f"  cost {format_usd(summary.cost_micros)}, value {format_usd(summary.value_micros)}, net "
+          f"{format_usd(summary.net_micros)}")  # fmt: skip
+    for row in pnl:
+        share = "n/a" if row.roi is None else f"{row.roi * 100:.0f}%"
+        print(f"  {row.department:<20} cost {format_usd(row.cost_micros):>12}  value {format_usd(row.value_micros):>12}"
+              f"  ROI {share}")  # fmt: skip
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmark import run_benchmark
 
@@ -247,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connection", type=int, help="only this connection (id)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sync)
+
+    p = commands.add_parser("roi", help="the period's AI cost, outcome value, ROI and department P&L")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--start", type=_date, help="first day (default: the 1st of this month)")
+    p.add_argument("--end", type=_date, help="last day (default: today)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_roi)
 
     p = commands.add_parser("bench", help="benchmark load and Overview queries on synthetic charges")
     p.add_argument("--rows", type=int, default=1_000_000)

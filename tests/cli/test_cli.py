@@ -193,3 +193,30 @@ def test_sync_pulls_stored_connections_and_reports_failures(
     monkeypatch.setenv("METERR_OPENAI_API_BASE", "http://127.0.0.1:1")  # nothing listens there
     code, out, _ = run(capsys, "sync")
     assert code == 2 and out.startswith("ERR OpenAI org:") and KEY not in out
+
+
+def test_roi_prints_cost_value_and_the_department_pnl(capsys: pytest.CaptureFixture[str]) -> None:
+    from decimal import ROUND_HALF_EVEN
+
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    start, end = "2026-10-01", "2026-10-31"
+    code, out, err = run(capsys, "roi", "--workspace", "acme-ai", "--start", start, "--end", end, "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    charges = [r for r in demo.build_demo_charges(TODAY) if start <= r["day"].isoformat() <= end]
+    cost = sum(r["amount_micros"] for r in charges)
+    values = {o.name: o.value_usd for o in demo.DEMO_OUTCOMES}
+    value = sum(
+        Decimal(count) * values[name]
+        for name, day, _, count in demo.build_demo_outcome_counts(TODAY)
+        if start <= day.isoformat() <= end
+    )
+    assert body["cost_usd"] == f"{Decimal(cost) / 1_000_000:.6f}"
+    assert Decimal(body["value_usd"]) == value
+    expected_roi = ((value * 1_000_000 - cost) / cost).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    assert Decimal(body["roi"]) == expected_roi
+    rows = {row["department"]: row for row in body["departments"]}
+    assert Decimal(rows["Data Science"]["net_usd"]) < 0 < Decimal(rows["Customer Support"]["net_usd"])
+    assert rows["Total"]["total"] and Decimal(rows["Total"]["cost_usd"]) == Decimal(body["cost_usd"])
+    code, _, err = run(capsys, "roi", "--workspace", "acme-ai", "--start", end, "--end", start)
+    assert code == 2 and "--end is before --start" in err
