@@ -20,12 +20,13 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
         "get_started": screen("get_started", "Get started", "rocket_launch"),
         "connect": screen("connect", "Connect data", "cable"),
         "rules": screen("rules", "Allocation rules", "rule"),
+        "outcomes": screen("outcomes", "Business outcomes", "flag"),
         "settings": screen("settings", "Settings", "settings"),
     }
     current = st.navigation(
         {
             "Spend": [screens["overview"]],
-            "Data": [screens["get_started"], screens["connect"], screens["rules"]],
+            "Data": [screens["get_started"], screens["connect"], screens["rules"], screens["outcomes"]],
             "Workspace": [screens["settings"]],
         }
     )

@@ -357,6 +357,26 @@ def load_outcome_daily(session: Session, *, workspace_id: int, start: dt.date, e
     return _frame(records, ("day", "outcome_id", "outcome", "department", "count", "value_micros"))
 
 
+def load_outcome_counts(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The stored counts as they are (department '' where the source gave none), for editing by hand.
+
+    Columns: day, outcome_id, outcome, department, count.
+    """
+    rows = session.execute(
+        select(_COUNT.c.day, _COUNT.c.outcome_id, _DEFINITION.c.name, _COUNT.c.department, _COUNT.c.count)
+        .join(_DEFINITION, _DEFINITION.c.id == _COUNT.c.outcome_id)
+        .where(
+            _COUNT.c.workspace_id == workspace_id,
+            _DEFINITION.c.workspace_id == workspace_id,
+            _COUNT.c.day >= start,
+            _COUNT.c.day <= end,
+        )
+        .order_by(_COUNT.c.day.desc(), _DEFINITION.c.name, _COUNT.c.department)
+    ).all()
+    records = [(_as_date(d), int(o), str(n), str(dept), int(c)) for d, o, n, dept, c in rows]
+    return _frame(records, ("day", "outcome_id", "outcome", "department", "count"))
+
+
 _INTEGER_COLUMNS = frozenset({"outcome_id", "unit_value_micros", "count", "value_micros"})
 
 
