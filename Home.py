@@ -21,11 +21,14 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
         "connect": screen("connect", "Connect data", "cable"),
         "rules": screen("rules", "Allocation rules", "rule"),
         "outcomes": screen("outcomes", "Business outcomes", "flag"),
+        "profitability": screen("profitability", "Profitability", "trending_up"),
+        "roi": screen("roi", "ROI calculator", "calculate"),
         "settings": screen("settings", "Settings", "settings"),
     }
     current = st.navigation(
         {
             "Spend": [screens["overview"]],
+            "Profit": [screens["profitability"], screens["roi"]],
             "Data": [screens["get_started"], screens["connect"], screens["rules"], screens["outcomes"]],
             "Workspace": [screens["settings"]],
         }

@@ -232,6 +232,60 @@ def run_import_benchmark(rows: int, workdir: str) -> dict[str, Any]:
     return figures
 
 
+# A month of business outcomes for the what-if baseline: (name, dollars per unit, department, count per day).
+BENCH_OUTCOMES = (
+    ("Support ticket resolved", "8", DEPARTMENTS[0], 900), ("Qualified lead", "120", DEPARTMENTS[1], 25),
+    ("Code review completed", "45", DEPARTMENTS[2], 80), ("Forecast delivered", "250", DEPARTMENTS[3], 2),
+)  # fmt: skip
+WHATIF_MOVES = 200
+
+
+def run_whatif_benchmark(engine: Any, workspace_id: int, today: dt.date) -> dict[str, Any]:
+    """The ROI calculator: one cold read of its 30-day baseline, then many slider moves, each of which costs
+    unpickling the cached baseline (what an st.cache_data hit does) plus the what-if math on it."""
+    import pickle
+
+    from core import outcomes, scenarios
+    from insights.whatif import WhatIf, compute_baseline, compute_whatif
+
+    start = today - dt.timedelta(days=29)
+    with session_scope(engine) as session:
+        counts: list[tuple[int, dt.date, str, int]] = []
+        for name, usd, department, per_day in BENCH_OUTCOMES:
+            definition = outcomes.save_outcome_definition(
+                session, workspace_id=workspace_id, name=name, unit="unit", value_usd=usd, department=department
+            )
+            assert definition.id is not None
+            counts += [(definition.id, start + dt.timedelta(days=day), "", per_day) for day in range(30)]
+        outcomes.upsert_outcome_counts(session, workspace_id=workspace_id, rows=counts)
+
+    started = time.perf_counter()
+    with session_scope(engine) as session:
+        usage, volumes = scenarios.load_whatif_aggregates(session, workspace_id=workspace_id, start=start, end=today)
+    baseline = compute_baseline(usage, volumes, on=today, days=30)
+    baseline_s = time.perf_counter() - started
+    cached = pickle.dumps(baseline)
+    models = [(u.provider, u.model) for u in baseline.usage]
+    timings = []
+    for i in range(WHATIF_MOVES):
+        levers = WhatIf(
+            value_multiplier=round(0.5 + (i % 11) * 0.25, 2), volume_growth_pct=(i * 5) % 100 - 20,
+            switch_from=models[i % len(models)], switch_to=models[(i * 7 + 3) % len(models)],
+            switch_share_pct=(i * 13) % 101, price_change_pct=(i * 3) % 41 - 20, caching_pct=(i * 17) % 101,
+            batch_pct=(i * 29) % 101,
+        )  # fmt: skip
+        moved = time.perf_counter()
+        result = compute_whatif(pickle.loads(cached), levers)  # noqa: S301 (our own bytes, as st.cache_data does)
+        timings.append(time.perf_counter() - moved)
+        if result.today.cost_micros != int(usage["amount_micros"].sum()):
+            raise AssertionError("the what-if baseline's cost does not equal the rollup's")
+    return {
+        "whatif_baseline_s": round(baseline_s, 4),
+        "whatif_s_median": round(statistics.median(timings), 4),
+        "whatif_s_max": round(max(timings), 4),
+    }
+
+
 def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """Build the database, time load and Overview (median of 5) and the DuckDB floor; report peak memory."""
     import duckdb
@@ -293,6 +347,7 @@ def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None =
         "load_rows_per_s": int(written / load_s),
         "breakdown_rows": breakdown_rows,
         "overview_s_median": overview_s,
+        **run_whatif_benchmark(engine, workspace_id, today),
         "duckdb_s_median": duckdb_s,
         "totals_agree": bool(duck_total and int(duck_total[0]) == checked.total_micros),
         "peak_rss_mb": app_peak_mb,
