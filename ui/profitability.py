@@ -477,7 +477,8 @@ def render_whatif_result(result: WhatIfResult) -> None:
         (then, scenario, (format_usd_change(result.cost_delta_micros), format_usd_change(result.value_delta_micros),
                           format_roi_change(result.roi_delta), format_days_change(result.breakeven_delta_days))),
     ):  # fmt: skip
-        cost, value, roi, breakeven = column.columns(4)
+        cost, value = column.columns(2)  # two by two: four tiles in half a page would cut the figures short
+        roi, breakeven = column.columns(2)
         cost.metric("Monthly AI cost", format_usd_short(summary.cost_micros), delta=deltas[0], delta_color="inverse",
                     help=f"Exactly {format_usd(summary.cost_micros)}.")  # fmt: skip
         value.metric("Monthly value", format_usd_short(summary.value_micros), delta=deltas[1],

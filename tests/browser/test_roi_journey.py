@@ -1,0 +1,75 @@
+"""The ROI calculator in a browser: move a slider and see the scenario's cost and ROI change against today."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.money import format_usd_short
+from insights import whatif
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle
+from tests.browser.test_connect_journey import _assert_no_traceback
+from tests.conftest import PASSWORD, load_demo, make_member
+
+pytestmark = pytest.mark.browser
+
+
+def test_moving_the_price_slider_changes_cost_and_roi(chromium: str, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from core.db import make_engine, upgrade
+
+    today = dt.datetime.now(dt.UTC).date()
+    engine = make_engine(live_server.database_url)
+    upgrade(engine)
+    workspace_id = make_member(engine, username="cfo", role="owner")
+    load_demo(engine, workspace_id, today)
+    engine.dispose()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(live_server.url)
+        settle(page)
+        page.get_by_label("Username", exact=True).fill("cfo")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        settle(page)
+        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)
+        page.get_by_role("link", name="ROI calculator").click()
+        settle(page)
+        expect(page.get_by_role("heading", name="ROI calculator: what if…")).to_be_visible(timeout=30_000)
+        scenario = page.get_by_test_id("stColumn").filter(has_text="With these changes").first
+        roi_before = scenario.get_by_test_id("stMetric").filter(has_text="ROI").first.inner_text()
+        cost_before = scenario.get_by_test_id("stMetric").filter(has_text="Monthly AI cost").first.inner_text()
+
+        # Provider prices down 10%: two steps of 5% to the left with the keyboard, as a person can do too.
+        slider = page.get_by_role("slider", name="Provider price change")
+        assert slider.input_value() == "0"
+        slider.focus()
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        settle(page)
+        expect(slider).to_have_value("-10")
+        settle(page)
+        roi_after = scenario.get_by_test_id("stMetric").filter(has_text="ROI").first.inner_text()
+        cost_after = scenario.get_by_test_id("stMetric").filter(has_text="Monthly AI cost").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "roi-slider.png"), full_page=True)
+        _assert_no_traceback(page)
+        browser.close()
+
+    assert roi_after != roi_before and cost_after != cost_before
+    # The page's numbers are the what-if model's: the same baseline and lever, computed here.
+    baseline_engine = make_engine(live_server.database_url)
+    from core.db import session_scope
+    from core.scenarios import load_whatif_aggregates
+    from ui.profitability import baseline_range
+
+    start, end = baseline_range(today)  # the page's own window: the last 30 days up to today
+    with session_scope(baseline_engine) as session:
+        spend, outcomes = load_whatif_aggregates(session, workspace_id=workspace_id, start=start, end=end)
+    baseline_engine.dispose()
+    baseline = whatif.compute_baseline(spend, outcomes, on=today, days=30)
+    result = whatif.compute_whatif(baseline, whatif.WhatIf(price_change_pct=-10))
+    assert format_usd_short(result.scenario.cost_micros) in cost_after
