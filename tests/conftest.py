@@ -10,15 +10,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
 from core import demo, queries
-from core.db import make_engine, session_scope, upgrade
+from core.db import MIGRATIONS_DIR, make_engine, session_scope, upgrade
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("METERR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TODAY = dt.date(2026, 11, 21)
+# The newest migration: what a fresh database must be upgraded to.
+MIGRATION_HEAD = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 PASSWORD = "Sup3rSecret"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import cli
 from core import demo
-from tests.conftest import PASSWORD, TODAY
+from tests.conftest import MIGRATION_HEAD, PASSWORD, TODAY
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +93,7 @@ def test_errors_are_one_clear_line_and_exit_2(
 
 def test_db_upgrade(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "db", "upgrade")
-    assert code == 0 and "0003" in out
+    assert code == 0 and f"{MIGRATION_HEAD} (newest)" in out
 
 
 def test_console_script_is_installed() -> None:

@@ -4,18 +4,19 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from core.db import make_engine, migration_status, upgrade
+from tests.conftest import MIGRATION_HEAD
 
 
 def test_fresh_database_gets_every_table(db_url: str) -> None:
     engine = make_engine(db_url)
     assert not migration_status(engine).up_to_date
-    assert upgrade(engine) == "0003"
+    assert upgrade(engine) == MIGRATION_HEAD
     tables = set(inspect(engine).get_table_names())
     assert {"workspace", "user", "membership", "connection", "importbatch", "charge", "auditlog"} <= tables
     assert {"spend_rollup", "spend_month", "spend_day"} <= tables
     assert {"revenue", "webhookevent", "lease", "allocationrule", "chargeoverride"} <= tables
     assert {"outcomedefinition", "outcomecount", "apitoken", "roiscenario"} <= tables
-    assert upgrade(engine) == "0003"  # a second run is a no-op
+    assert upgrade(engine) == MIGRATION_HEAD  # a second run is a no-op
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from core import demo, queries, security
 from core.db import migration_status, session_scope
 from core.models import AuditLog, Charge, SpendDay, SpendMonth, SpendRollup, User
-from tests.conftest import TODAY, load_demo
+from tests.conftest import MIGRATION_HEAD, TODAY, load_demo
 
 D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
 
@@ -24,7 +24,7 @@ def charge(key: str, day: dt.date, micros: int, **extra: Any) -> dict[str, Any]:
 
 def test_migrations_are_current(engine: Engine) -> None:
     status = migration_status(engine)
-    assert status.reachable and status.up_to_date and status.current == status.head == "0003"
+    assert status.reachable and status.up_to_date and status.current == status.head == MIGRATION_HEAD
 
 
 def test_upsert_is_idempotent_and_revises(engine: Engine, session: Session, workspace_id: int) -> None:

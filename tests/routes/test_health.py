@@ -2,14 +2,15 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from tests.conftest import app_engine
+from tests.conftest import MIGRATION_HEAD, app_engine
 
 
 def test_health_reports_database_and_migrations(client: TestClient) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "database": "reachable", "migrations": "current", "revision": "0003", "head": "0003",
+        "status": "ok", "database": "reachable", "migrations": "current",
+        "revision": MIGRATION_HEAD, "head": MIGRATION_HEAD,
     }  # fmt: skip
 
 
