@@ -1,6 +1,6 @@
 import streamlit as st
 
-from insights import roi
+from insights import charts, roi
 from ui import context
 from ui import profitability as profit
 
@@ -29,7 +29,7 @@ else:
         profit.cost_per_outcome_frame(ctx.workspace_id, ctx.data_version, period.start, period.end), by="outcome"
     )
     if points:
-        st.plotly_chart(profit.cost_per_outcome_chart(points), key="cost_per_outcome")
+        st.plotly_chart(charts.cost_per_outcome_chart(points), key="cost_per_outcome")
     else:
         st.caption("No outcomes were counted in this period, so there is no cost per outcome to plot.")
 

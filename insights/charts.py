@@ -7,6 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from core.money import MICROS_PER_USD, format_usd_short
+from insights.roi import CostPerOutcomePoint
 
 PALETTE = ("#4F46E5", "#0EA5E9", "#10B981", "#F59E0B", "#EF4444", "#8B5CF6", "#EC4899", "#14B8A6", "#64748B")
 _LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "hoverlabel": {"namelength": -1}}
@@ -86,4 +87,25 @@ def spend_heatmap(grid: pd.DataFrame) -> go.Figure:
         )
     )
     figure.update_layout(title="Daily spend by weekday", yaxis_autorange="reversed", height=300, **_LAYOUT)
+    return figure
+
+
+def cost_per_outcome_chart(points: list[CostPerOutcomePoint]) -> go.Figure:
+    """One line per outcome: AI cost per outcome, period by period (gaps where nothing was achieved)."""
+    data = pd.DataFrame(
+        {
+            "period": [pd.Timestamp(p.period) for p in points],
+            "outcome": [p.group for p in points],
+            "cost": [None if p.cost_per_outcome_micros is None else p.cost_per_outcome_micros / MICROS_PER_USD
+                     for p in points],
+            "outcomes": [p.outcomes for p in points],
+        }
+    )  # fmt: skip
+    figure = px.line(
+        data, x="period", y="cost", color="outcome", markers=True, custom_data=["outcomes"],
+        color_discrete_sequence=PALETTE, title="AI cost per outcome over time",
+        labels={"period": "", "cost": "Cost per outcome", "outcome": ""},
+    )  # fmt: skip
+    figure.update_traces(hovertemplate="%{x|%b %d}: $%{y:,.2f} each (%{customdata[0]:,} outcomes)")
+    figure.update_layout(yaxis_tickprefix="$", legend={"orientation": "h", "y": -0.2}, margin={"t": 40, "b": 10})
     return figure

@@ -12,15 +12,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import outcomes, queries, revenue, scenarios
-from core.money import MICROS_PER_USD, format_usd, format_usd_short
+from core.money import format_usd, format_usd_short
 from core.security import InvalidInput
-from insights.charts import PALETTE
-from insights.roi import CostPerOutcomePoint, MarginRow, PnlRow, RoiSummary, format_days
+from insights.roi import MarginRow, PnlRow, RoiSummary, format_days
 from insights.whatif import Baseline, ScenarioRow, WhatIf, WhatIfResult, compute_baseline
 from ui.context import Context, require_role
 from ui.db import get_settings, open_session
@@ -369,27 +366,6 @@ def render_roi_tiles(summary: RoiSummary) -> None:
     )  # fmt: skip
     for column, label, shown, explained in tiles:
         column.metric(label, shown, help=explained, border=True)
-
-
-def cost_per_outcome_chart(points: list[CostPerOutcomePoint]) -> go.Figure:
-    """One line per outcome: AI cost per outcome, period by period (gaps where nothing was achieved)."""
-    data = pd.DataFrame(
-        {
-            "period": [pd.Timestamp(p.period) for p in points],
-            "outcome": [p.group for p in points],
-            "cost": [None if p.cost_per_outcome_micros is None else p.cost_per_outcome_micros / MICROS_PER_USD
-                     for p in points],
-            "outcomes": [p.outcomes for p in points],
-        }
-    )  # fmt: skip
-    figure = px.line(
-        data, x="period", y="cost", color="outcome", markers=True, custom_data=["outcomes"],
-        color_discrete_sequence=PALETTE, title="AI cost per outcome over time",
-        labels={"period": "", "cost": "Cost per outcome", "outcome": ""},
-    )  # fmt: skip
-    figure.update_traces(hovertemplate="%{x|%b %d}: $%{y:,.2f} each (%{customdata[0]:,} outcomes)")
-    figure.update_layout(yaxis_tickprefix="$", legend={"orientation": "h", "y": -0.2}, margin={"t": 40, "b": 10})
-    return figure
 
 
 def _styled(frame: pd.DataFrame, money: list[str], red: list[str]) -> Any:
