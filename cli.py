@@ -1,4 +1,4 @@
-"""Command line: `meterr demo | user add | summary | import | sync | roi | db upgrade | bench`. Thin."""
+"""Command line: `meterr demo | user add | summary | import | sync | roi | forecast | db upgrade | bench`. Thin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+
+import pandas as pd
 
 from core import demo, queries, security
 from core.db import cached_engine, session_scope, upgrade
@@ -249,6 +251,66 @@ def cmd_roi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from insights import forecast
+
+    today = args.today or dt.datetime.now(dt.UTC).date()
+    through = today - dt.timedelta(days=1)  # the last whole day: today's spend is still arriving
+    month_start = today.replace(day=1)
+    month_end = (month_start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        options = queries.load_filter_options(session, workspace_id=workspace.id)
+        scopes: list[tuple[str, str, queries.SpendFilter]] = [("workspace", workspace.slug, queries.SpendFilter())]
+        scopes += [("department", d, queries.SpendFilter(departments=(d,))) for d in options.departments]
+        scopes += [("provider", p, queries.SpendFilter(providers=(p,))) for p in options.providers]
+        histories = {
+            (kind, name): queries.load_daily_totals(
+                session,
+                workspace_id=workspace.id,
+                start=through - dt.timedelta(days=179),
+                end=through,
+                spend_filter=spend_filter,
+            )  # fmt: skip
+            for kind, name, spend_filter in scopes
+        }
+    rows = []
+    for (kind, name), frame in histories.items():
+        series = pd.Series(frame["amount_micros"].to_numpy(), index=pd.to_datetime(frame["day"]))
+        realised = int(frame.loc[pd.to_datetime(frame["day"]).dt.date >= month_start, "amount_micros"].sum())
+        result = forecast.compute_forecast(series, horizon_days=(month_end - through).days, today=through)
+        total = forecast.month_end_total(result, realised, month_end)
+        rows.append({
+            "scope": kind, "name": name, "method": result.method, "realised_usd": decimal_string(realised),
+            "month_end_usd": decimal_string(total.median),
+            "range80_usd": [decimal_string(total.lower80), decimal_string(total.upper80)],
+            "range95_usd": [decimal_string(total.lower95), decimal_string(total.upper95)],
+        })  # fmt: skip
+    workspace_history = histories[("workspace", args.workspace)]
+    backtest = forecast.compute_backtest(
+        pd.Series(workspace_history["amount_micros"].to_numpy(), index=pd.to_datetime(workspace_history["day"])),
+        today=through,
+    )
+    body = {
+        "workspace": args.workspace, "month_end": month_end.isoformat(), "through": through.isoformat(),
+        "forecasts": rows,
+        "backtest": {
+            "origins": backtest.origins, "model": backtest.model_method,
+            "mase": {s.name: s.mase for s in (backtest.model, backtest.seasonal_naive, backtest.run_rate)},
+            "mape_percent": {s.name: s.mape for s in (backtest.model, backtest.seasonal_naive, backtest.run_rate)},
+            "model_beats_run_rate": backtest.model_beats_run_rate,
+        },
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    for row in rows:
+        low, high = row["range80_usd"]
+        print(f"{row['scope']:<10} {row['name']:<22} month end ${row['month_end_usd']} (80%: ${low} – ${high})")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmark import run_benchmark
 
@@ -309,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date, help="last day (default: today)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_roi)
+
+    p = commands.add_parser("forecast", help="month-end spend forecast with 80%%/95%% ranges, and its backtest")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--today", type=_date, help="pretend today is this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_forecast)
 
     p = commands.add_parser("bench", help="benchmark load and Overview queries on synthetic charges")
     p.add_argument("--rows", type=int, default=1_000_000)

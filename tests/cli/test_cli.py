@@ -1,5 +1,6 @@
 """The `meterr` command, run in-process through its main() with real databases."""
 
+import datetime as dt
 import io
 import json
 from decimal import Decimal
@@ -220,3 +221,23 @@ def test_roi_prints_cost_value_and_the_department_pnl(capsys: pytest.CaptureFixt
     assert rows["Total"]["total"] and Decimal(rows["Total"]["cost_usd"]) == Decimal(body["cost_usd"])
     code, _, err = run(capsys, "roi", "--workspace", "acme-ai", "--start", end, "--end", start)
     assert code == 2 and "--end is before --start" in err
+
+
+def test_forecast_gives_month_end_ranges_per_scope_and_a_backtest(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    code, out, err = run(capsys, "forecast", "--workspace", "acme-ai", "--today", TODAY.isoformat(), "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert (body["month_end"], body["through"]) == ("2026-11-30", "2026-11-20")
+    rows = {(r["scope"], r["name"]): r for r in body["forecasts"]}
+    assert {name for scope, name in rows if scope == "department"} == set(demo.DEPARTMENTS)
+    whole = rows[("workspace", "acme-ai")]
+    # Realised: the demo's November charges up to the last whole day, to the micro-dollar.
+    first, last = dt.date(2026, 11, 1), dt.date(2026, 11, 20)
+    realised = sum(r["amount_micros"] for r in demo.build_demo_charges(TODAY) if first <= r["day"] <= last)
+    assert whole["realised_usd"] == f"{Decimal(realised) / 1_000_000:.6f}"
+    low95, low80 = Decimal(whole["range95_usd"][0]), Decimal(whole["range80_usd"][0])
+    high80, high95 = Decimal(whole["range80_usd"][1]), Decimal(whole["range95_usd"][1])
+    assert Decimal(whole["realised_usd"]) <= low95 <= low80 <= Decimal(whole["month_end_usd"]) <= high80 <= high95
+    assert whole["method"] == "ets_weekly"
+    assert body["backtest"]["origins"] > 0 and body["backtest"]["model_beats_run_rate"] is True
