@@ -53,8 +53,12 @@ def test_moving_the_price_slider_changes_cost_and_roi(chromium: str, live_server
         settle(page)
         expect(slider).to_have_value("-10")
         settle(page)
-        roi_after = scenario.get_by_test_id("stMetric").filter(has_text="ROI").first.inner_text()
-        cost_after = scenario.get_by_test_id("stMetric").filter(has_text="Monthly AI cost").first.inner_text()
+        roi_metric = scenario.get_by_test_id("stMetric").filter(has_text="ROI").first
+        cost_metric = scenario.get_by_test_id("stMetric").filter(has_text="Monthly AI cost").first
+        # The rerun may still be drawing: wait (up to 30 s) for the new figures rather than reading the old ones.
+        expect(roi_metric).not_to_have_text(roi_before, timeout=30_000)
+        expect(cost_metric).not_to_have_text(cost_before, timeout=30_000)
+        roi_after, cost_after = roi_metric.inner_text(), cost_metric.inner_text()
         page.screenshot(path=str(ARTIFACTS / "roi-slider.png"), full_page=True)
         _assert_no_traceback(page)
         browser.close()
