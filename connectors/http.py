@@ -262,6 +262,16 @@ def new_charge(key: str, day: dt.date, provider: str, **fields: Any) -> Charge:
     return {**base, "currency": "USD", "project": "", "api_key": "", **counts, **fields}
 
 
+def usage_charge(
+    namespace: str, day: dt.date, provider: str, *, model: str, project: str, api_key: str, counts: dict[str, int]
+) -> Charge:
+    """A token/request line without money: the money for the same usage is on the provider's cost lines."""
+    return new_charge(
+        source_key(namespace, day, project, model, api_key), day, provider, model=model, line_item="usage",
+        amount_micros=0, original_amount="0", project=project, api_key=api_key, **counts,
+    )  # fmt: skip
+
+
 def merge_charges(charges: Iterable[Charge], *, divisor: Decimal = Decimal(1)) -> list[Charge]:
     """Sum charges sharing a source_key into one, in first-seen order.
 

@@ -25,6 +25,7 @@ from connectors.http import (
     report_window,
     since_yesterday,
     source_key,
+    usage_charge,
 )
 from core.money import format_usd, to_micros
 
@@ -130,17 +131,8 @@ def charges_from_usage_page(page: Any) -> list[Charge]:
             project = clip(result.get("project_id"), 80)
             api_key = clip(result.get("api_key_id"), 80)
             charges.append(
-                new_charge(
-                    source_key("openai_usage", day, project, model, api_key),
-                    day,
-                    PROVIDER,
-                    model=model,
-                    line_item="usage",
-                    amount_micros=0,
-                    original_amount="0",
-                    project=project,
-                    api_key=api_key,
-                    **counts,
+                usage_charge(
+                    "openai_usage", day, PROVIDER, model=model, project=project, api_key=api_key, counts=counts
                 )
             )
     return merge_charges(charges)

@@ -155,23 +155,32 @@ def parse_charge_event(body: bytes, *, received_on: dt.date, connection_id: int)
     return event_id, rows
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def read_json_object(
+    body: bytes, *, example: str, reject: Callable[[int, str], Exception] = WebhookRejected
+) -> dict[str, Any]:
+    """A request body as a JSON object, numbers as exact Decimals; `reject(422, message)` says what is wrong.
+
+    Shared by every JSON route (charge webhooks, the outcomes API) so they refuse bad bodies in the same words.
+    """
+
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not a number")
 
     try:
         value = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=no_constants)
     except UnicodeDecodeError as exc:
-        raise WebhookRejected(422, "body: not UTF-8 text; send JSON encoded as UTF-8.") from exc
+        raise reject(422, "body: not UTF-8 text; send JSON encoded as UTF-8.") from exc
     except json.JSONDecodeError as exc:
-        raise WebhookRejected(
-            422, f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
-        ) from exc
+        raise reject(422, f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).") from exc
     except ValueError as exc:
-        raise WebhookRejected(422, f"body: not valid JSON ({exc}).") from exc
+        raise reject(422, f"body: not valid JSON ({exc}).") from exc
     if not isinstance(value, dict):
-        raise WebhookRejected(422, 'body: expected a JSON object like {"id": "evt_123", "charges": [...]}.')
+        raise reject(422, f"body: expected a JSON object like {example}.")
     return value
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    return read_json_object(body, example='{"id": "evt_123", "charges": [...]}')
 
 
 def _charge_row(charge: Any, where: str, *, received_on: dt.date) -> dict[str, Any]:

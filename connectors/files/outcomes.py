@@ -28,6 +28,7 @@ from connectors.files.base import (
     read_table,
     text_of,
 )
+from connectors.webhooks import read_json_object
 from core.outcomes import MAX_COUNT, OutcomeCountRow
 from core.security import InvalidInput
 
@@ -194,22 +195,7 @@ class OutcomesRejected(InvalidInput):
 
 
 def _json_body(body: bytes) -> dict[str, Any]:
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a number")
-
-    try:
-        value = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=no_constants)
-    except UnicodeDecodeError:
-        raise OutcomesRejected(422, "body: not UTF-8 text; send JSON encoded as UTF-8.") from None
-    except json.JSONDecodeError as exc:
-        raise OutcomesRejected(
-            422, f"body: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
-        ) from None
-    except ValueError as exc:
-        raise OutcomesRejected(422, f"body: not valid JSON ({exc}).") from None
-    if not isinstance(value, dict):
-        raise OutcomesRejected(422, 'body: expected a JSON object like {"outcomes": [...]}.')
-    return value
+    return read_json_object(body, example='{"outcomes": [...]}', reject=OutcomesRejected)
 
 
 @dataclass(frozen=True)
