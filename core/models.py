@@ -321,3 +321,80 @@ class RoiScenario(SQLModel, table=True):
     name: str = Field(max_length=80)
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = _created()
+
+
+# A monthly spending limit for the whole workspace or one slice of it ("Marketing", "OpenAI", "Northwind").
+class Budget(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "scope", "scope_value", name="uq_budget_scope"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    scope: str = Field(max_length=16)  # workspace | department | project | provider | customer
+    scope_value: str = Field(default="", max_length=120)  # "" for the workspace
+    amount_micros: int = Field(sa_type=BigInteger)  # per calendar month, USD
+    thresholds: list[int] = Field(default_factory=lambda: [75, 100], sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = _created()
+
+
+# Something worth telling people. The unique dedupe key makes each alert fire once, whichever replica finds it.
+class Alert(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "dedupe_key", name="uq_alert_dedupe"),
+        Index("ix_alert_workspace_created", "workspace_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    budget_id: int | None = Field(default=None, foreign_key="budget.id", ondelete="SET NULL")
+    kind: str = Field(max_length=16)  # threshold | overrun | anomaly
+    period: str = Field(max_length=10)  # "2026-11" for budgets, "2026-11-18" for an anomaly's day
+    dedupe_key: str = Field(max_length=255)
+    title: str = Field(max_length=255)
+    body: str
+    amount_micros: int = Field(default=0, sa_type=BigInteger)  # the alert's headline figure
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    read_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()
+
+
+# Where alerts go besides the in-app inbox: email recipients, a Slack incoming webhook or a signed webhook.
+class NotificationChannel(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=16)  # email | slack | webhook
+    name: str = Field(max_length=120)
+    target: str = Field(default="", max_length=1000)  # recipients, or the webhook URL; a hint for Slack
+    secret_ciphertext: str | None = Field(default=None)  # Slack's URL, or the webhook's signing secret
+    secret_hint: str | None = Field(default=None, max_length=8)
+    enabled: bool = Field(default=True)
+    created_at: dt.datetime = _created()
+
+
+# One alert on its way to one channel; retried with backoff until sent or given up ("failed").
+class AlertDelivery(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel_id", name="uq_alertdelivery_alert_channel"),
+        Index("ix_alertdelivery_status_next", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    alert_id: int = Field(foreign_key="alert.id", ondelete="CASCADE", sa_type=BIG_ID)
+    channel_id: int = Field(foreign_key="notificationchannel.id", ondelete="CASCADE")
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None)
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()
+
+
+# The workspace's outgoing mail server, for alerts and (later) the weekly report; the password is sealed.
+class SmtpServer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", unique=True, ondelete="CASCADE")
+    host: str = Field(max_length=255)
+    port: int = Field(default=587)
+    security: str = Field(default="starttls", max_length=16)  # starttls | ssl | none
+    username: str = Field(default="", max_length=255)
+    password_ciphertext: str | None = Field(default=None)
+    from_address: str = Field(max_length=254)
+    created_at: dt.datetime = _created()
