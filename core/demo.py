@@ -253,6 +253,41 @@ def build_demo_revenue(today: dt.date) -> list[dict[str, Any]]:
     return rows
 
 
+# The budgets' story, by department: (scope, value, fraction of the path from month-to-date to the projection).
+# The workspace has headroom, Marketing's pace runs past its budget before month end, Data Science is over.
+DEMO_BUDGETS = (("workspace", "", "on_track"), ("department", "Marketing", "overrun"),
+                ("department", "Data Science", "over"))  # fmt: skip
+BUDGET_ROUNDING = 100 * 1_000_000  # whole hundreds of dollars, as people set budgets
+
+
+def build_demo_budgets(today: dt.date, charges: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(scope, value, monthly amount) for the demo budgets, sized from the demo's own spend this month.
+
+    Month-to-date runs through yesterday (today's spend is still arriving); the pace is the mean of the last
+    28 whole days. On track: 30% above the pace's month end. Overrun: 40% of the way from month-to-date to the
+    pace's month end, so it is crossed part way through the remaining days. Over: 15% below month-to-date.
+    """
+    through = today - dt.timedelta(days=1)
+    month_start = today.replace(day=1)
+    month_end = (month_start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    remaining = (month_end - through).days
+    budgets = []
+    for scope, value, story in DEMO_BUDGETS:
+        mine = [c for c in charges if scope == "workspace" or c.get(scope) == value]
+        realised = sum(c["amount_micros"] for c in mine if month_start <= c["day"] <= through)
+        recent = sum(c["amount_micros"] for c in mine if through - dt.timedelta(days=27) <= c["day"] <= through)
+        projected = realised + recent * remaining // 28
+        if story == "on_track":
+            amount = -(-projected * 13 // 10 // BUDGET_ROUNDING) * BUDGET_ROUNDING
+        elif story == "overrun":
+            amount = (realised + (projected - realised) * 4 // 10) // BUDGET_ROUNDING * BUDGET_ROUNDING
+            amount = max(amount, realised + 1)
+        else:
+            amount = max(realised * 85 // 100 // BUDGET_ROUNDING * BUDGET_ROUNDING, BUDGET_ROUNDING)
+        budgets.append((scope, value, amount))
+    return budgets
+
+
 @dataclass(frozen=True)
 class DemoResult:
     workspace_id: int
@@ -293,6 +328,19 @@ def _load_demo_business(session: Session, *, workspace_id: int, today: dt.date, 
     ]
     outcomes.upsert_outcome_counts(session, workspace_id=workspace_id, rows=counts)
     revenue.upsert_revenue(session, workspace_id=workspace_id, rows=build_demo_revenue(today))
+    _load_demo_budgets(session, workspace_id=workspace_id, today=today, charges=charges)
+
+
+def _load_demo_budgets(session: Session, *, workspace_id: int, today: dt.date, charges: list[dict[str, Any]]) -> None:
+    """Save the demo budgets, resizing them when the demo is loaded again on a later day."""
+    from core import budgets
+
+    existing = {(b.scope, b.scope_value): b.id for b in budgets.load_budgets(session, workspace_id=workspace_id)}
+    for scope, value, amount in build_demo_budgets(today, charges):
+        budgets.save_budget(
+            session, workspace_id=workspace_id, scope=scope, scope_value=value, amount_micros=amount,
+            budget_id=existing.get((scope, value)),
+        )  # fmt: skip
 
 
 def create_demo_workspace(session: Session, *, today: dt.date, slug: str = DEMO_SLUG) -> DemoResult:

@@ -631,6 +631,54 @@ def load_spend_breakdown(
     return frame[frame["amount_micros"] != 0].reset_index(drop=True)
 
 
+# Reads for forecasts, budgets and anomalies --------------------------------------------------------------
+
+SCOPE_DIMENSIONS = ("provider", "department", "project", "customer")
+
+
+def load_scope_daily(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Spend per day × provider × department × project × customer in [start, end]: every budget scope's history."""
+    style = _driver_style(session)
+    mark = style.mark
+    dims = ", ".join(SCOPE_DIMENSIONS)
+    sql = (
+        f"SELECT day, {dims}, SUM(amount_micros) FROM spend_rollup WHERE workspace_id = {mark} "  # noqa: S608
+        f"AND day >= {mark} AND day <= {mark} GROUP BY day, {dims} ORDER BY day"
+    )
+    params = [workspace_id, style.day(start), style.day(end)]
+    return _frame(_run_raw(session, sql, params), ("day", *SCOPE_DIMENSIONS, "amount_micros"))
+
+
+def load_scope_monthly(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Spend per whole month (first days in [start, end]) × the scope dimensions: budget history."""
+    style = _driver_style(session)
+    mark = style.mark
+    dims = ", ".join(SCOPE_DIMENSIONS)
+    sql = (
+        f"SELECT month, {dims}, SUM(amount_micros) FROM spend_month WHERE workspace_id = {mark} "  # noqa: S608
+        f"AND month >= {mark} AND month <= {mark} GROUP BY month, {dims} ORDER BY month"
+    )
+    params = [workspace_id, style.day(start), style.day(end)]
+    frame = _frame(_run_raw(session, sql, params), ("month", *SCOPE_DIMENSIONS, "amount_micros"))
+    frame["month"] = pd.to_datetime(frame["month"], format="ISO8601").dt.date if len(frame) else frame["month"]
+    return frame
+
+
+def load_anomaly_frame(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Spend per day × provider × model × project × API key in [start, end], from the charges themselves."""
+    style = _driver_style(session)
+    mark = style.mark
+    sql = (
+        "SELECT day, provider, model, project, api_key, SUM(amount_micros) FROM charge "  # noqa: S608
+        f"WHERE workspace_id = {mark} AND day >= {mark} AND day <= {mark} "
+        "GROUP BY day, provider, model, project, api_key"
+    )
+    params = [workspace_id, style.day(start), style.day(end)]
+    frame = _frame(_run_raw(session, sql, params), ("day", "provider", "model", "project", "api_key", "amount_micros"))
+    frame["day"] = frame["day"].dt.date
+    return frame
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     providers: tuple[str, ...]

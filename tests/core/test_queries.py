@@ -195,3 +195,35 @@ def test_sign_in_attempts_lock_and_unlock(engine: Engine) -> None:
     with session_scope(engine) as session:
         user = session.exec(select(User).where(User.username == "eve")).scalars().one()
         assert (user.failed_logins, user.locked_until) == (0, None)
+
+
+def test_forecast_budget_and_anomaly_reads_sum_exactly_and_stay_in_their_workspace(
+    session: Session, workspace_id: int
+) -> None:
+    nov1, nov2, dec1 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 12, 1)
+    rows = [
+        charge("1", nov1, 100, department="Sales", project="p1", customer="Globex", api_key="key_a"),
+        charge("2", nov1, 250, department="Sales", project="p1", customer="Globex", api_key="key_b"),
+        charge("3", nov2, 400, department="Ops", provider="Anthropic", model="claude-haiku-4-5", api_key="key_a"),
+        charge("4", dec1, 800, department="Sales", project="p1"),
+    ]
+    queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
+    other = queries.create_workspace(session, slug="other", name="Other")
+    assert other.id is not None
+    queries.upsert_charges(session, workspace_id=other.id, rows=[charge("x", nov1, 9_999, department="Sales")])
+
+    daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=nov1, end=dt.date(2026, 11, 30))
+    assert daily[["provider", "department", "project", "customer", "amount_micros"]].values.tolist() == [
+        ["OpenAI", "Sales", "p1", "Globex", 350],
+        ["Anthropic", "Ops", "", "", 400],
+    ]
+    assert [d.date() for d in daily["day"]] == [nov1, nov2]
+
+    monthly = queries.load_scope_monthly(session, workspace_id=workspace_id, start=nov1, end=dec1)
+    by_month = monthly.groupby("month")["amount_micros"].sum().to_dict()
+    assert by_month == {nov1: 750, dec1: 800}
+
+    anomalies = queries.load_anomaly_frame(session, workspace_id=workspace_id, start=nov1, end=nov2)
+    got = sorted(anomalies[["day", "model", "api_key", "amount_micros"]].itertuples(index=False, name=None))
+    assert got == [(nov1, "gpt-4o", "key_a", 100), (nov1, "gpt-4o", "key_b", 250),
+                   (nov2, "claude-haiku-4-5", "key_a", 400)]  # fmt: skip

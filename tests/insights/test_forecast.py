@@ -178,3 +178,51 @@ def test_backtest_on_too_little_history_has_no_scores() -> None:
     assert bt.origins == 0
     assert bt.model.mase is None and bt.model.mape is None
     assert bt.model_beats_run_rate is None
+
+
+def scope_frame() -> pd.DataFrame:
+    rows = [
+        (dt.date(2026, 11, 1), "OpenAI", "Marketing", "site", "Globex", 5 * USD),
+        (dt.date(2026, 11, 1), "OpenAI", "Sales", "crm", "", 3 * USD),
+        (dt.date(2026, 11, 2), "Anthropic", "Marketing", "site", "Globex", 7 * USD),
+        (dt.date(2026, 11, 3), "Anthropic", "", "", "Hooli", 11 * USD),
+    ]
+    return pd.DataFrame(rows, columns=["day", "provider", "department", "project", "customer", "amount_micros"])
+
+
+def test_scope_histories_cover_workspace_and_each_value_but_not_unallocated() -> None:
+    histories = forecast.compute_scope_histories(scope_frame())
+    ws = histories[forecast.WORKSPACE]
+    assert ws.to_dict() == {pd.Timestamp("2026-11-01"): 8 * USD, pd.Timestamp("2026-11-02"): 7 * USD,
+                            pd.Timestamp("2026-11-03"): 11 * USD}  # fmt: skip
+    assert histories[forecast.Scope("department", "Marketing")].sum() == 12 * USD
+    assert histories[forecast.Scope("provider", "Anthropic")].sum() == 18 * USD
+    assert histories[forecast.Scope("customer", "Hooli")].sum() == 11 * USD
+    assert forecast.Scope("department", "") not in histories
+    assert forecast.Scope("customer", "") not in histories
+    assert len(histories) == 1 + 2 + 2 + 2 + 2
+
+
+def test_scope_histories_keep_the_top_values_and_anything_asked_for() -> None:
+    wanted = forecast.Scope("department", "Legal")  # a budget on a department that has not spent yet
+    histories = forecast.compute_scope_histories(scope_frame(), top=1, include=[wanted])
+    departments = sorted(s.value for s in histories if s.kind == "department")
+    assert departments == ["Legal", "Marketing"]
+    assert histories[wanted].empty
+    assert forecast.compute_forecast(histories[wanted], horizon_days=3, today=TODAY).method == "none"
+
+
+def test_forecasts_are_memoised_by_content_and_refitted_when_the_data_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    forecast.clear_cache()
+    fits: list[int] = []
+    real = forecast._compute_forecast
+    monkeypatch.setattr(forecast, "_compute_forecast", lambda y, h, t: fits.append(len(y)) or real(y, h, t))
+    history = weekly(40, seed=3, noise=5 * USD)
+    first = compute_forecast(history, horizon_days=9, today=TODAY)
+    again = compute_forecast(history.copy(), horizon_days=9, today=TODAY)
+    assert again is first and fits == [40]
+    changed = history.copy()
+    changed.iloc[-1] += 1
+    assert compute_forecast(changed, horizon_days=9, today=TODAY) is not first
+    assert compute_forecast(history, horizon_days=10, today=TODAY) is not first
+    assert fits == [40, 40, 40]
