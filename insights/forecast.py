@@ -20,7 +20,7 @@ import hashlib
 import threading
 import warnings
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -66,6 +66,20 @@ class ForecastDay:
 
 
 @dataclass(frozen=True)
+class MonthTotal:
+    """The forecast total of one calendar month (from the day after ``today`` in the first one): quantiles
+    of the month's sum, simulated for ETS, not sums of daily bounds."""
+
+    month: dt.date  # first day of the month
+    days: int  # forecast days in it
+    median: int
+    lower80: int
+    upper80: int
+    lower95: int
+    upper95: int
+
+
+@dataclass(frozen=True)
 class Forecast:
     """Daily forecast after ``today``; every amount is integer micro-USD, lower bounds clipped at 0."""
 
@@ -73,6 +87,7 @@ class Forecast:
     today: dt.date
     history_days: int
     days: tuple[ForecastDay, ...]
+    months: tuple[MonthTotal, ...] = ()
 
     def frame(self) -> pd.DataFrame:
         """The days as a DataFrame: day, median, lower80 … upper95, cum_median … cum_upper95."""
@@ -177,8 +192,26 @@ def _quiet(call: Callable[[], Any]) -> Any:
         return call()
 
 
-def _ets_quantiles(y: np.ndarray, horizon: int, *, seasonal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(daily, cumulative) quantile arrays of shape (horizon, 5) from a fitted ETS, in the scale of ``y``."""
+Segments = Sequence[tuple[int, int]]  # [first, last] forecast-day indexes of each calendar month
+
+
+def _month_segments(today: dt.date, horizon: int) -> tuple[list[dt.date], Segments]:
+    months: list[dt.date] = []
+    segments: list[tuple[int, int]] = []
+    for i in range(horizon):
+        month = (today + dt.timedelta(days=i + 1)).replace(day=1)
+        if not months or months[-1] != month:
+            months.append(month)
+            segments.append((i, i))
+        else:
+            segments[-1] = (segments[-1][0], i)
+    return months, segments
+
+
+def _ets_quantiles(
+    y: np.ndarray, horizon: int, *, seasonal: bool, segments: Segments = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(daily, cumulative, per-month) quantile arrays with 5 columns from a fitted ETS, in the scale of ``y``."""
     res = _fit_ets(y, seasonal=seasonal)
     n = len(y)
     prediction = res.get_prediction(start=n, end=n + horizon - 1)
@@ -197,12 +230,17 @@ def _ets_quantiles(y: np.ndarray, horizon: int, *, seasonal: bool) -> tuple[np.n
     paths = mean[:, None] + (paths - mean[:, None]) * widen
     totals = np.cumsum(np.clip(paths, 0, None), axis=0)
     cumulative = np.quantile(totals, QUANTILES, axis=1).T
-    if not (np.all(np.isfinite(daily)) and np.all(np.isfinite(cumulative))):
+    before = np.vstack([np.zeros((1, SIMULATIONS)), totals])
+    month_sums = np.array([before[last + 1] - before[first] for first, last in segments]).reshape(-1, SIMULATIONS)
+    months = np.quantile(month_sums, QUANTILES, axis=1).T if len(segments) else np.zeros((0, len(QUANTILES)))
+    if not (np.all(np.isfinite(daily)) and np.all(np.isfinite(cumulative)) and np.all(np.isfinite(months))):
         raise ValueError("ETS returned non-finite forecasts")
-    return daily, cumulative
+    return daily, cumulative, months
 
 
-def _run_rate_quantiles(y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def _run_rate_quantiles(
+    y: np.ndarray, horizon: int, segments: Segments = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normal approximation: days independent around the mean, plus the uncertainty of the mean itself."""
     n = len(y)
     mean = float(np.mean(y))
@@ -212,7 +250,10 @@ def _run_rate_quantiles(y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.nda
     total_sd = sd * np.sqrt(k + k**2 / n)  # Var(sum of k days) = kσ² + k²σ²/n
     daily = np.column_stack([np.full(horizon, mean)] + [mean + z * day_sd for z in (-_Z80, _Z80, -_Z95, _Z95)])
     cumulative = np.column_stack([k * mean] + [k * mean + z * total_sd for z in (-_Z80, _Z80, -_Z95, _Z95)])
-    return daily, cumulative
+    block = np.array([last - first + 1 for first, last in segments], dtype=float)
+    block_sd = sd * np.sqrt(block + block**2 / n)
+    months = np.column_stack([block * mean] + [block * mean + z * block_sd for z in (-_Z80, _Z80, -_Z95, _Z95)])
+    return daily, cumulative, months.reshape(-1, len(QUANTILES))
 
 
 def _micros(values: np.ndarray, scale: float) -> np.ndarray:
@@ -272,10 +313,13 @@ def compute_forecast(history: pd.Series, *, horizon_days: int, today: dt.date) -
 
 def _compute_forecast(y: np.ndarray, horizon: int, today: dt.date) -> Forecast:
     method = _select(len(y), y)
+    month_starts, segments = _month_segments(today, horizon)
     if method in ("none", "constant") or horizon == 0:
         level = float(y[0]) if len(y) else 0.0
         daily = np.full((horizon, len(QUANTILES)), level)
         cumulative = np.arange(1, horizon + 1, dtype=float)[:, None] * daily
+        block = np.array([last - first + 1 for first, last in segments], dtype=float)
+        months = (block[:, None] * np.full((1, len(QUANTILES)), level)).reshape(-1, len(QUANTILES))
         scale = 1.0
     else:
         # Fit in units of the mean day so the optimiser sees numbers near 1 whatever the spend.
@@ -283,18 +327,26 @@ def _compute_forecast(y: np.ndarray, horizon: int, today: dt.date) -> Forecast:
         scaled = y.astype(float) / scale
         try:
             if method == "run_rate":
-                daily, cumulative = _run_rate_quantiles(scaled, horizon)
+                daily, cumulative, months = _run_rate_quantiles(scaled, horizon, segments)
             else:
-                daily, cumulative = _quiet(lambda: _ets_quantiles(scaled, horizon, seasonal=method == "ets_weekly"))
+                seasonal = method == "ets_weekly"
+                daily, cumulative, months = _quiet(
+                    lambda: _ets_quantiles(scaled, horizon, seasonal=seasonal, segments=segments)
+                )
         except Exception:  # any statsmodels failure degrades to the run-rate rather than reaching a page
             method = "run_rate"
-            daily, cumulative = _run_rate_quantiles(scaled, horizon)
+            daily, cumulative, months = _run_rate_quantiles(scaled, horizon, segments)
     daily_micros, cumulative_micros = _micros(daily, scale), _micros(cumulative, scale)
     days = tuple(
         ForecastDay(today + dt.timedelta(days=i + 1), *map(int, daily_micros[i]), *map(int, cumulative_micros[i]))
         for i in range(horizon)
     )
-    return Forecast(method=method, today=today, history_days=len(y), days=days)
+    month_micros = _micros(months, scale)
+    totals = tuple(
+        MonthTotal(month, last - first + 1, *map(int, month_micros[i]))
+        for i, (month, (first, last)) in enumerate(zip(month_starts, segments, strict=True))
+    )
+    return Forecast(method=method, today=today, history_days=len(y), days=days, months=totals)
 
 
 def month_end_total(forecast: Forecast, realised_micros: int, month_end: dt.date) -> MonthEndTotal:

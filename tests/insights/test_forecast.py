@@ -226,3 +226,35 @@ def test_forecasts_are_memoised_by_content_and_refitted_when_the_data_changes(mo
     assert compute_forecast(changed, horizon_days=9, today=TODAY) is not first
     assert compute_forecast(history, horizon_days=10, today=TODAY) is not first
     assert fits == [40, 40, 40]
+
+
+def test_month_totals_split_the_horizon_by_calendar_month_and_match_the_cumulative_path() -> None:
+    fc = compute_forecast(weekly(120, seed=5, noise=8 * USD), horizon_days=40, today=TODAY)
+    assert [(m.month, m.days) for m in fc.months] == [(dt.date(2026, 11, 1), 9), (dt.date(2026, 12, 1), 31)]
+    # The first (partial) month's total is the same simulated sum as the cumulative path to its last day.
+    first, last_day = fc.months[0], fc.days[8]
+    assert last_day.day == MONTH_END
+    assert (first.median, first.lower80, first.upper95) == (last_day.cum_median, last_day.cum_lower80,
+                                                            last_day.cum_upper95)  # fmt: skip
+    december = fc.months[1]
+    assert 0 <= december.lower95 <= december.lower80 <= december.median <= december.upper80 <= december.upper95
+    # A month's median is near the sum of its days' medians; its range is far narrower than summed daily ranges.
+    dec_days = [d for d in fc.days if d.day.month == 12]
+    assert abs(december.median - sum(d.median for d in dec_days)) < 0.03 * december.median
+    assert december.upper80 - december.lower80 < 0.6 * sum(d.upper80 - d.lower80 for d in dec_days)
+
+
+def test_month_totals_of_a_constant_series_are_exact() -> None:
+    fc = compute_forecast(pd.Series(3 * USD, index=days_to(TODAY, 20)), horizon_days=40, today=TODAY)
+    assert [(m.days, m.median, m.lower95, m.upper95) for m in fc.months] == [
+        (9, 27 * USD, 27 * USD, 27 * USD),
+        (31, 93 * USD, 93 * USD, 93 * USD),
+    ]
+
+
+def test_month_totals_of_the_run_rate_widen_with_the_block() -> None:
+    fc = compute_forecast(weekly(5, seed=1, noise=3 * USD), horizon_days=40, today=TODAY)
+    assert fc.method == "run_rate"
+    nov, dec = fc.months
+    assert dec.median == pytest.approx(nov.median * 31 / 9, rel=1e-6)
+    assert (dec.upper80 - dec.lower80) > (nov.upper80 - nov.lower80)
