@@ -17,6 +17,7 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
     st.session_state["_context"] = ctx
     screens = {
         "overview": screen("overview", "Overview", "dashboard", default=True),
+        "forecast": screen("forecast", "Forecast & budgets", "query_stats"),
         "get_started": screen("get_started", "Get started", "rocket_launch"),
         "connect": screen("connect", "Connect data", "cable"),
         "rules": screen("rules", "Allocation rules", "rule"),
@@ -27,7 +28,7 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
     }
     current = st.navigation(
         {
-            "Spend": [screens["overview"]],
+            "Spend": [screens["overview"], screens["forecast"]],
             "Profit": [screens["profitability"], screens["roi"]],
             "Data": [screens["get_started"], screens["connect"], screens["rules"], screens["outcomes"]],
             "Workspace": [screens["settings"]],

@@ -1,8 +1,11 @@
+import datetime as dt
+
 import streamlit as st
 
 from core.money import format_usd, format_usd_short
+from core.queries import SpendFilter
 from insights import charts, export, metrics
-from ui import context, loaders, widgets
+from ui import budgets, context, loaders, widgets
 
 ctx = context.current()
 st.title("Where does the money go?")
@@ -24,11 +27,13 @@ with st.spinner("Adding up your spend…"):
     daily = loaders.daily_totals(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
     rows = loaders.spend_breakdown(ctx.workspace_id, ctx.data_version, start, end, spend_filter)
 
-widgets.render_kpi_row(metrics.compute_summary(recent, today=today))
+summary = metrics.compute_summary(recent, today=today)
+widgets.render_kpi_row(summary)
 st.caption(
     f"Tiles cover this month and last, up to today ({today:%b %d, %Y}); "
     "the provider, department and project filters apply."
 )
+widgets.render_budget_used(loaders.budget_specs(ctx.workspace_id), summary, filtered=spend_filter != SpendFilter())
 st.plotly_chart(charts.cumulative_line(metrics.compute_cumulative(recent, today=today)), key="cumulative")
 
 if rows.empty:
@@ -55,6 +60,12 @@ for tab, (dimension, label) in zip(
     with tab:
         breakdown = metrics.compute_breakdown(rows, dimension, top=12)
         st.plotly_chart(charts.spend_bars(breakdown, title=f"Spend by {label.lower()}"), key=f"bars_{dimension}")
+
+spikes = loaders.anomalies(ctx.workspace_id, ctx.data_version, max(start, end - dt.timedelta(days=89)), end)
+if spikes:
+    st.subheader("Cost spikes, explained")
+    budgets.render_anomalies(spikes, limit=3, key="overview_spikes")
+    st.page_link("app_pages/forecast.py", label="All spikes, forecasts and budgets", icon=":material/query_stats:")
 
 path = ("department", "project", "model")
 st.plotly_chart(charts.spend_treemap(metrics.compute_hierarchy(rows, path), path), key="treemap")

@@ -34,12 +34,12 @@ def validate_budget(
         raise InvalidInput("A budget needs a monthly amount above $0.")
     if amount_micros > MAX_AMOUNT_MICROS:
         raise InvalidInput(f"A monthly budget can be at most {format_usd(MAX_AMOUNT_MICROS, cents=False)}.")
-    cleaned = sorted({int(t) for t in thresholds})
-    if not cleaned:
+    given = list(thresholds)
+    if not given:
         raise InvalidInput("Give at least one alert threshold, e.g. 75% and 100%.")
-    if cleaned[0] < 1 or cleaned[-1] > MAX_THRESHOLD:
-        raise InvalidInput(f"Alert thresholds are percents of the budget between 1 and {MAX_THRESHOLD}.")
-    return value, tuple(cleaned)
+    if any(isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= MAX_THRESHOLD for t in given):
+        raise InvalidInput(f"Alert thresholds are whole percents of the budget between 1 and {MAX_THRESHOLD}.")
+    return value, tuple(sorted(set(given)))
 
 
 def load_budgets(session: Session, *, workspace_id: int) -> list[Budget]:

@@ -1,12 +1,17 @@
-"""Plotly figures for the Overview; money arrives as integer micro-USD and is plotted in dollars."""
+"""Plotly figures for the pages; money arrives as integer micro-USD and is plotted in dollars."""
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
 from core.money import MICROS_PER_USD, format_usd_short
+from insights.budgets import BudgetMonth
+from insights.forecast import Forecast
 from insights.roi import CostPerOutcomePoint
 
 PALETTE = ("#4F46E5", "#0EA5E9", "#10B981", "#F59E0B", "#EF4444", "#8B5CF6", "#EC4899", "#14B8A6", "#64748B")
@@ -108,4 +113,158 @@ def cost_per_outcome_chart(points: list[CostPerOutcomePoint]) -> go.Figure:
     )  # fmt: skip
     figure.update_traces(hovertemplate="%{x|%b %d}: $%{y:,.2f} each (%{customdata[0]:,} outcomes)")
     figure.update_layout(yaxis_tickprefix="$", legend={"orientation": "h", "y": -0.2}, margin={"t": 40, "b": 10})
+    return figure
+
+
+def _band(figure: go.Figure, x: Sequence[object], low: list[float], high: list[float], *, name: str, alpha: float) -> None:
+    """A shaded interval: the upper edge, then the lower one filled up to it."""
+    figure.add_trace(go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"))
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=low,
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=f"rgba(79, 70, 229, {alpha})",
+            name=name,
+            hoverinfo="skip",
+        )  # fmt: skip
+    )
+
+
+def month_burn_chart(
+    month_daily: pd.Series,
+    forecast: Forecast,
+    *,
+    month_start: dt.date,
+    month_end: dt.date,
+    budget_micros: int | None = None,
+    exceed_date: dt.date | None = None,
+) -> go.Figure:
+    """This month's cumulative spend so far, then the forecast's median path with its 80% and 95% bands to the
+    month's end, against the budget line when there is one."""
+    actual = month_daily.copy()
+    actual.index = pd.to_datetime(pd.Index(actual.index)).date
+    days = [month_start + dt.timedelta(days=i) for i in range((forecast.today - month_start).days + 1)]
+    spent = pd.Series([int(actual.get(d, 0)) for d in days], index=days, dtype="int64").cumsum()
+    realised = int(spent.iloc[-1]) if len(spent) else 0
+    ahead = [d for d in forecast.days if d.day <= month_end]
+    figure = go.Figure()
+    if ahead:
+        x = [forecast.today, *(d.day for d in ahead)]
+
+        def path(bound: str) -> list[float]:
+            return [realised / MICROS_PER_USD] + [
+                (realised + getattr(d, f"cum_{bound}")) / MICROS_PER_USD for d in ahead
+            ]
+
+        _band(figure, x, path("lower95"), path("upper95"), name="95% range", alpha=0.12)
+        _band(figure, x, path("lower80"), path("upper80"), name="80% range", alpha=0.25)
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=path("median"),
+                mode="lines",
+                name="Forecast",
+                line={"color": PALETTE[0], "dash": "dash"},
+                hovertemplate="%{x|%b %d}: $%{y:,.0f} expected<extra></extra>",
+            )  # fmt: skip
+        )
+    if len(spent):
+        figure.add_trace(
+            go.Scatter(
+                x=list(spent.index),
+                y=_dollars(spent).tolist(),
+                mode="lines+markers",
+                name="Spent",
+                line={"color": PALETTE[0], "width": 3},
+                marker={"size": 5},
+                hovertemplate="%{x|%b %d}: $%{y:,.2f} spent<extra></extra>",
+            )  # fmt: skip
+        )
+    if budget_micros is not None:
+        figure.add_hline(
+            y=budget_micros / MICROS_PER_USD, line={"color": PALETTE[4], "dash": "dot"},
+            annotation_text=f"Budget {format_usd_short(budget_micros)}", annotation_position="top left",
+        )  # fmt: skip
+    if exceed_date is not None and budget_micros is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[exceed_date],
+                y=[budget_micros / MICROS_PER_USD],
+                mode="markers",
+                name="Projected to exceed",
+                marker={"color": PALETTE[4], "size": 12, "symbol": "x"},
+                hovertemplate="Projected to exceed on %{x|%b %d}<extra></extra>",
+            )  # fmt: skip
+        )
+    figure.update_layout(
+        title="This month: spent so far and where it is heading", xaxis_range=[month_start, month_end],
+        yaxis_tickprefix="$", yaxis_tickformat=",.0f", legend={"orientation": "h", "y": -0.2}, **_LAYOUT,
+    )  # fmt: skip
+    return figure
+
+
+def forecast_chart(history: pd.Series, forecast: Forecast, *, until: dt.date) -> go.Figure:
+    """Daily spend: the recent past, then the forecast median with 80% and 95% bands up to ``until``."""
+    past = history.copy()
+    past.index = pd.to_datetime(pd.Index(past.index))
+    ahead = [d for d in forecast.days if d.day <= until]
+    figure = go.Figure()
+    if ahead:
+        x = [d.day for d in ahead]
+
+        def line(bound: str) -> list[float]:
+            return [getattr(d, bound) / MICROS_PER_USD for d in ahead]
+
+        _band(figure, x, line("lower95"), line("upper95"), name="95% range", alpha=0.12)
+        _band(figure, x, line("lower80"), line("upper80"), name="80% range", alpha=0.25)
+        figure.add_trace(
+            go.Scatter(
+                x=x,
+                y=line("median"),
+                mode="lines",
+                name="Forecast",
+                line={"color": PALETTE[0], "dash": "dash"},
+                hovertemplate="%{x|%a %b %d}: $%{y:,.0f} expected<extra></extra>",
+            )  # fmt: skip
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=list(past.index),
+            y=_dollars(past).tolist(),
+            mode="lines",
+            name="Actual",
+            line={"color": "#334155", "width": 1.5},
+            hovertemplate="%{x|%a %b %d}: $%{y:,.2f}<extra></extra>",
+        )  # fmt: skip
+    )
+    figure.update_layout(
+        title="Daily spend and forecast", yaxis_tickprefix="$", yaxis_tickformat=",.0f",
+        legend={"orientation": "h", "y": -0.2}, **_LAYOUT,
+    )  # fmt: skip
+    return figure
+
+
+def budget_history_chart(months: Sequence[BudgetMonth], *, current: tuple[dt.date, int] | None = None) -> go.Figure:
+    """Spend per past month against the budget; the month in progress (projected) last, when given."""
+    labels = [f"{m.month:%b %Y}" for m in months]
+    spent = [m.spent_micros / MICROS_PER_USD for m in months]
+    colours = [PALETTE[4] if m.over else PALETTE[2] for m in months]
+    if current is not None:
+        labels.append(f"{current[0]:%b %Y} (projected)")
+        spent.append(current[1] / MICROS_PER_USD)
+        colours.append("#94A3B8")
+    figure = go.Figure(
+        go.Bar(x=labels, y=spent, marker_color=colours, hovertemplate="%{x}: $%{y:,.0f}<extra></extra>", name="Spent")
+    )
+    if months:
+        figure.add_hline(
+            y=months[-1].amount_micros / MICROS_PER_USD, line={"color": "#334155", "dash": "dot"},
+            annotation_text="Budget", annotation_position="top left",
+        )  # fmt: skip
+    figure.update_layout(
+        title="Past months against the budget", yaxis_tickprefix="$", yaxis_tickformat=",.0f", height=300, **_LAYOUT
+    )
     return figure

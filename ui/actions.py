@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from core import allocation, demo, queries, security
+from core import allocation, budgets, demo, queries, security
 from core.models import User
 from ui.context import ROLE_RANK, Context, require_role
 from ui.db import get_settings, open_session
@@ -200,3 +200,27 @@ def save_charge_edits(context: Context, before: pd.DataFrame, after: pd.DataFram
             if old_tags.get(name) != new_tags.get(name):
                 changes.append((key, f"tag:{name}", new_tags.get(name, "")))
     return save_overrides(context, changes) if changes else None
+
+
+def save_budget(
+    context: Context,
+    *,
+    scope: str,
+    scope_value: str,
+    amount_micros: int,
+    thresholds: list[int],
+    budget_id: int | None = None,
+) -> None:
+    """Create or change a budget; InvalidInput says what to fix."""
+    require_role(context, "admin")
+    with open_session() as session:
+        budgets.save_budget(
+            session, workspace_id=context.workspace_id, scope=scope, scope_value=scope_value,
+            amount_micros=amount_micros, thresholds=thresholds, budget_id=budget_id, user_id=context.user_id,
+        )  # fmt: skip
+
+
+def delete_budget(context: Context, *, budget_id: int) -> None:
+    require_role(context, "admin")
+    with open_session() as session:
+        budgets.delete_budget(session, workspace_id=context.workspace_id, budget_id=budget_id, user_id=context.user_id)

@@ -7,8 +7,16 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core import queries
+from core import budgets, queries
+from insights import outlook
+from insights.anomalies import Anomaly, detect_anomalies
+from insights.budgets import BudgetSpec
+from insights.forecast import Backtest, compute_backtest
 from ui.db import get_settings, open_session
+
+# Anomaly baselines look back this far before the first day checked: four weeks of weekdays plus two
+# four-week windows of residuals for the robust scale (insights.anomalies).
+ANOMALY_BASELINE_DAYS = 84
 
 
 @st.cache_data(ttl=900, max_entries=64, show_spinner=False)
@@ -71,3 +79,61 @@ def audit_entries(workspace_id: int) -> list[dict[str, object]]:
 def user_count() -> int:
     with open_session() as session:
         return queries.count_users(session)
+
+
+def budget_specs(workspace_id: int) -> tuple[BudgetSpec, ...]:
+    """The workspace's budgets as plain specs (read fresh: budgets change without touching the data version)."""
+    with open_session() as session:
+        return tuple(
+            BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
+            for b in budgets.load_budgets(session, workspace_id=workspace_id)
+        )
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _outlook(
+    url: str, workspace_id: int, data_version: int, today: dt.date, specs: tuple[BudgetSpec, ...]
+) -> outlook.Outlook:
+    start, end = outlook.history_window(today)
+    history_start = outlook.month_bounds(today)[0].replace(day=1) - dt.timedelta(days=200)
+    with open_session() as session:
+        daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
+        monthly = queries.load_scope_monthly(
+            session, workspace_id=workspace_id, start=history_start.replace(day=1), end=today
+        )
+    return outlook.compute_outlook(daily, specs, today=today, scope_monthly=monthly)
+
+
+def month_outlook(workspace_id: int, data_version: int, today: dt.date) -> outlook.Outlook:
+    """Forecasts for every scope and the status of every budget; cached per data version, day and budgets."""
+    specs = budget_specs(workspace_id)
+    return _outlook(get_settings().database_url, workspace_id, data_version, today, specs)
+
+
+@st.cache_data(ttl=900, max_entries=16, show_spinner=False)
+def _anomalies(url: str, workspace_id: int, data_version: int, start: dt.date, end: dt.date) -> list[Anomaly]:
+    with open_session() as session:
+        frame = queries.load_anomaly_frame(
+            session, workspace_id=workspace_id, start=start - dt.timedelta(days=ANOMALY_BASELINE_DAYS), end=end
+        )
+    return detect_anomalies(frame, start=start, end=end)
+
+
+def anomalies(workspace_id: int, data_version: int, start: dt.date, end: dt.date) -> list[Anomaly]:
+    """Cost spikes in [start, end], each with its likely driver; biggest first."""
+    return _anomalies(get_settings().database_url, workspace_id, data_version, start, end)
+
+
+@st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
+def _backtest(url: str, workspace_id: int, data_version: int, today: dt.date) -> Backtest:
+    through = today - dt.timedelta(days=1)
+    with open_session() as session:
+        frame = queries.load_daily_totals(
+            session, workspace_id=workspace_id, start=through - dt.timedelta(days=outlook.HISTORY_DAYS - 1), end=through
+        )
+    return compute_backtest(pd.Series(frame["amount_micros"].to_numpy(), index=frame["day"]), today=through)
+
+
+def backtest(workspace_id: int, data_version: int, today: dt.date) -> Backtest:
+    """The workspace forecast's rolling-origin accuracy over the last 90 days."""
+    return _backtest(get_settings().database_url, workspace_id, data_version, today)

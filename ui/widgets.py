@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.money import MICROS_PER_USD, format_percent, format_usd, format_usd_short
 from core.queries import FilterOptions, SpendFilter
+from insights.budgets import BudgetSpec
 from insights.metrics import UNALLOCATED, SpendSummary
 
 
@@ -123,3 +124,21 @@ def render_empty_state(*, can_edit: bool) -> None:
 def timezone_choices() -> list[str]:
     """IANA timezones, UTC first."""
     return ["UTC", *sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))]
+
+
+def render_budget_used(specs: tuple[BudgetSpec, ...], summary: SpendSummary, *, filtered: bool) -> None:
+    """The workspace budget's bar under the tiles, once there is a workspace-wide budget."""
+    budget = next((s for s in specs if s.scope == "workspace"), None)
+    if budget is None:
+        return
+    if filtered:
+        st.caption("Clear the filters to see how much of the workspace budget is used.")
+        return
+    used = summary.this_month_micros / budget.amount_micros
+    projected = summary.projection_micros / budget.amount_micros
+    st.progress(
+        min(used, 1.0),
+        text=f"Budget used: {format_usd_short(summary.this_month_micros)} of "
+        f"{format_usd(budget.amount_micros, cents=False)} ({used:.0%}); on pace for {projected:.0%} by month end.",
+    )
+    st.page_link("app_pages/forecast.py", label="Forecast and budgets", icon=":material/query_stats:")

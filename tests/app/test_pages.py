@@ -16,8 +16,8 @@ from tests.app.conftest import new_app, sign_in, signed_in_app, titles, utc_toda
 from tests.conftest import PASSWORD, app_engine, load_demo, make_member
 
 PAGES = [
-    "app_pages/overview.py", "app_pages/get_started.py", "app_pages/connect.py", "app_pages/rules.py",
-    "app_pages/outcomes.py", "app_pages/profitability.py", "app_pages/roi.py", "app_pages/settings.py",
+    "app_pages/overview.py", "app_pages/forecast.py", "app_pages/get_started.py", "app_pages/connect.py",
+    "app_pages/rules.py", "app_pages/outcomes.py", "app_pages/profitability.py", "app_pages/roi.py", "app_pages/settings.py",
 ]  # fmt: skip
 
 

@@ -57,8 +57,21 @@ def test_one_budget_per_scope_and_value(session: Session, workspace_id: int) -> 
         ("workspace", "", USD, [], "at least one alert threshold"),
         ("workspace", "", USD, [0, 75], "between 1 and 300"),
         ("workspace", "", USD, [301], "between 1 and 300"),
+        ("workspace", "", USD, [75.5], "whole percents"),
+        ("workspace", "", USD, [True], "whole percents"),
     ],
-    ids=["scope", "empty-value", "long-value", "zero", "huge", "no-thresholds", "threshold-0", "threshold-301"],
+    ids=[
+        "scope",
+        "empty-value",
+        "long-value",
+        "zero",
+        "huge",
+        "no-thresholds",
+        "threshold-0",
+        "threshold-301",
+        "threshold-fraction",
+        "threshold-bool",
+    ],  # fmt: skip
 )
 def test_bad_budgets_say_what_to_fix(
     session: Session, workspace_id: int, scope: str, value: str, amount: int, thresholds: list[int], message: str
