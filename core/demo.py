@@ -264,7 +264,7 @@ def build_demo_budgets(today: dt.date, charges: list[dict[str, Any]]) -> list[tu
     """(scope, value, monthly amount) for the demo budgets, sized from the demo's own spend this month.
 
     Month-to-date runs through yesterday (today's spend is still arriving); the pace is the mean of the last
-    28 whole days. On track: 30% above the pace's month end. Overrun: 40% of the way from month-to-date to the
+    28 whole days. On track: 30% above the pace's month end. Overrun: 60% of the way from month-to-date to the
     pace's month end, so it is crossed part way through the remaining days. Over: 15% below month-to-date.
     """
     through = today - dt.timedelta(days=1)
@@ -280,7 +280,7 @@ def build_demo_budgets(today: dt.date, charges: list[dict[str, Any]]) -> list[tu
         if story == "on_track":
             amount = -(-projected * 13 // 10 // BUDGET_ROUNDING) * BUDGET_ROUNDING
         elif story == "overrun":
-            amount = (realised + (projected - realised) * 4 // 10) // BUDGET_ROUNDING * BUDGET_ROUNDING
+            amount = (realised + (projected - realised) * 6 // 10) // BUDGET_ROUNDING * BUDGET_ROUNDING
             amount = max(amount, realised + 1)
         else:
             amount = max(realised * 85 // 100 // BUDGET_ROUNDING * BUDGET_ROUNDING, BUDGET_ROUNDING)

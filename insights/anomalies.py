@@ -8,13 +8,13 @@ Method, per (dimension, value) daily series; a day without rows is zero spend on
   A median of four ignores one bad week, so a spike does not lift the baseline enough to hide a second spike a
   week later, and it never touches the baseline of the day after (a different weekday).
 - The residual is scored as a log ratio, log((actual + $1) / (expected + $1)): spend noise is multiplicative
-  (a weekday's swings are twice a weekend's in dollars), so a MAD in dollars mixes the two and comes out too
-  small for weekdays, and a dollar ratio is skewed upwards, which triples false alarms at z = 3.5.
+  (a weekday's swings are two to three times a weekend's in dollars), so a MAD in dollars mixes the two and is
+  too small for weekdays, and a dollar ratio is skewed upwards; on the demo year both doubled the z >= 3.5 days.
 - Scale: 1.4826 x the MAD of those log ratios over the previous ``2 x baseline_days`` days (each by the same
-  rule; at least seven). Four weeks gave MADs a third too small on some days; eight are steadier, and the MAD
-  ignores earlier spikes. The scale is floored at log(1.10): day-to-day moves within ±10% are ordinary however
-  smooth the history, so a flat series gives a large but finite z and needs a rise of ~40% to be flagged at 3.5.
-  (A 5% floor flagged one ordinary +27% day of a smooth two-model project in 21 of 24 demo 90-day windows.)
+  rule; at least seven). Four weeks of them gave twice the z >= 3.5 days of eight on the demo year, and the
+  MAD ignores earlier spikes. The scale is floored at log(1.10): day-to-day moves within ±10% are ordinary
+  however smooth the history, so a flat series gives a large but finite z and needs a ~40% rise to reach 3.5.
+  (A 5% floor flagged one ordinary +25-29% day of a smooth two-model project in 21 of 24 demo 90-day windows.)
 - A day in [start, end] is flagged when z >= ``z_threshold`` and actual - expected >= ``min_impact_micros``.
   Only spikes: dips, and recoveries after a spike, are never reported. A rise that carries on from the day
   before with the same driver (a new workload, a job running for days) is one episode, reported on its first
@@ -24,10 +24,10 @@ Method, per (dimension, value) daily series; a day without rows is zero spend on
   over a day x series matrix cost milliseconds and forget a spike as soon as it leaves the window.
 
 Driver: within the flagged slice each sub-slice (model, project, API key, less the anomaly's own dimension) is
-compared with its own same-weekday median (counting zero for the weeks before it appeared, as its slice did). Of the sub-slices whose rise is at
-least 80% of the largest rise, the narrowest (least spend that day) wins, so a project whose one model ran away
-names the model, not the project's single API key; ties go to model, then project, then API key. Blank values
-("" = unknown) never drive.
+compared with its own same-weekday median, counting zero for weeks before it appeared (as its slice did). Of the
+sub-slices whose rise is at least 80% of the largest rise, the narrowest (least spend that day) wins, so a
+project whose one model ran away names the model, not the project's single API key; ties go to model, then
+project, then API key. Blank values ("" = unknown) never drive.
 
 One runaway job shows up in its provider, its model and its project at once. Anomalies of one day are merged
 when they share a driver or one's value is the other's driver; the largest impact is kept (ties: the higher
@@ -67,7 +67,7 @@ class Anomaly:
     actual_micros: int
     expected_micros: int  # the robust baseline for that day, >= 0
     impact_micros: int  # actual - expected, > 0
-    score: float  # robust z-score
+    score: float  # robust z-score of log(actual / expected), see the module docstring
     driver_dimension: str  # "model" | "project" | "api_key", or "" when no sub-slice grew
     driver_value: str
     driver_change_micros: int
@@ -111,11 +111,13 @@ def detect_anomalies(
         flagged = (score >= z_threshold) & (actual[lead:] - rounded >= max(min_impact_micros, 1))
 
     drivers: dict[tuple[int, int], tuple[str, str, int]] = {}
+    by_day = dict(tuple(data.groupby("day")))
 
     def driver(row: int, column: int) -> tuple[str, str, int]:
         if (row, column) not in drivers:
             dim, value = spend.columns[column]
-            drivers[row, column] = _driver(data, dim, value, days[lead + row], weeks)
+            appeared = first_seen[dim][value]
+            drivers[row, column] = _driver(by_day, dim, value, days[lead + row], weeks, appeared)
         return drivers[row, column]
 
     found = []
@@ -179,17 +181,19 @@ def _robust_scale(ratios: np.ndarray, first: int, window: int) -> np.ndarray:
     return MAD_TO_SIGMA * _nanmedian(np.abs(windows - centre[..., None]), MIN_RESIDUALS)
 
 
-def _driver(data: pd.DataFrame, dim: str, value: str, day: pd.Timestamp, weeks: int) -> tuple[str, str, int]:
+def _driver(
+    by_day: dict[pd.Timestamp, pd.DataFrame], dim: str, value: str, day: pd.Timestamp, weeks: int, since: pd.Timestamp
+) -> tuple[str, str, int]:
     """The narrowest sub-slice of (dim, value) whose rise on `day` over its own baseline is near the largest."""
-    rows = data[data[dim] == value]
     days = pd.DatetimeIndex([day - pd.Timedelta(weeks=k) for k in range(weeks, -1, -1)])
+    rows = pd.concat([by_day[d] for d in days if d in by_day])
+    rows = rows[rows[dim] == value]
     candidates = []  # (change, actual, dimension order, sub, value)
     for order, sub in enumerate(DRIVER_DIMENSIONS):
         if sub == dim:
             continue
         # A sub-slice spent nothing on the days its slice existed without it: that is what the slice's baseline saw.
-        since = pd.Series(rows["day"].min(), index=rows[sub].unique())
-        sums = _daily_matrix(rows[rows["day"].isin(days)], sub, days, since)
+        sums = _daily_matrix(rows, sub, days, pd.Series(since, index=rows[sub].unique()))
         sums = sums.loc[:, sums.columns != ""]
         baseline = np.nan_to_num(_nanmedian(sums.iloc[:-1].to_numpy().T, 1), nan=0.0)
         changes = sums.iloc[-1].to_numpy() - np.rint(baseline)
