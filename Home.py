@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from ui import auth, context, loaders, navigation
+from ui import auth, context, loaders, navigation, notifications
 
 st.set_page_config(page_title="meterr · AI spend, explained", page_icon=":material/savings:", layout="wide")
 auth.authenticator()
@@ -15,6 +15,7 @@ def screen(name: str, title: str, icon: str, *, default: bool = False) -> Stream
 
 if auth.is_signed_in() and (ctx := context.resolve()) is not None:
     st.session_state["_context"] = ctx
+    unread = notifications.unread_count(ctx.workspace_id)
     screens = {
         "overview": screen("overview", "Overview", "dashboard", default=True),
         "forecast": screen("forecast", "Forecast & budgets", "query_stats"),
@@ -24,6 +25,7 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
         "outcomes": screen("outcomes", "Business outcomes", "flag"),
         "profitability": screen("profitability", "Profitability", "trending_up"),
         "roi": screen("roi", "ROI calculator", "calculate"),
+        "alerts": screen("alerts", f"Alerts ({unread})" if unread else "Alerts", "notifications"),
         "settings": screen("settings", "Settings", "settings"),
     }
     current = st.navigation(
@@ -31,7 +33,7 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
             "Spend": [screens["overview"], screens["forecast"]],
             "Profit": [screens["profitability"], screens["roi"]],
             "Data": [screens["get_started"], screens["connect"], screens["rules"], screens["outcomes"]],
-            "Workspace": [screens["settings"]],
+            "Workspace": [screens["alerts"], screens["settings"]],
         }
     )
     with st.sidebar:

@@ -286,6 +286,57 @@ def run_whatif_benchmark(engine: Any, workspace_id: int, today: dt.date) -> dict
     }
 
 
+def _forecast_demo(db_url: str, today: dt.date) -> dict[str, Any]:
+    """Every scope of the demo workspace forecast and every budget evaluated: cold (empty memo), then cached.
+    Run in a fresh process, so the first call also pays for importing statsmodels, as a new server would."""
+    from core import budgets, demo
+    from insights import forecast, outlook
+    from insights.budgets import BudgetSpec
+
+    engine = make_engine(db_url)
+
+    def run() -> outlook.Outlook:
+        start, end = outlook.history_window(today)
+        with session_scope(engine) as session:
+            workspace = queries.load_workspace(session, slug=demo.DEMO_SLUG)
+            assert workspace.id is not None
+            daily = queries.load_scope_daily(session, workspace_id=workspace.id, start=start, end=end)
+            specs = [
+                BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
+                for b in budgets.load_budgets(session, workspace_id=workspace.id)
+            ]
+        return outlook.compute_outlook(daily, specs, today=today)
+
+    started = time.perf_counter()
+    result = run()
+    first_s = time.perf_counter() - started
+    forecast.clear_cache()
+    started = time.perf_counter()
+    run()
+    cold_s = time.perf_counter() - started
+    cached_s = _median_seconds(run)
+    return {
+        "forecast_series": len(result.scopes),
+        "forecast_all_first_s": round(first_s, 3),
+        "forecast_all_s": round(cold_s, 3),
+        "forecast_all_cached_s": cached_s,
+    }
+
+
+def run_forecast_benchmark(workdir: str, today: dt.date) -> dict[str, Any]:
+    """The demo workspace in its own SQLite file, forecast in a fresh process."""
+    from core import demo
+
+    db_path = Path(workdir) / "forecast.db"
+    db_path.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        demo.create_demo_workspace(session, today=today)
+    engine.dispose()
+    return dict(_in_child(_forecast_demo, f"sqlite:///{db_path}", today))
+
+
 def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """Build the database, time load and Overview (median of 5) and the DuckDB floor; report peak memory."""
     import duckdb
@@ -355,4 +406,5 @@ def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None =
         "database": str(db_path),
         "database_mb": round(db_path.stat().st_size / 1e6, 1),
         **imported,
+        **run_forecast_benchmark(str(workdir), today),
     }

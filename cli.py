@@ -1,4 +1,4 @@
-"""Command line: `meterr demo | user add | summary | import | sync | roi | forecast | db upgrade | bench`. Thin."""
+"""Command line: `meterr demo | user add | summary | import | sync | roi | forecast | alerts | db upgrade | bench`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-
-import pandas as pd
+from typing import Any
 
 from core import demo, queries, security
 from core.db import cached_engine, session_scope, upgrade
@@ -251,50 +250,61 @@ def cmd_roi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outlook(session: Any, workspace_id: int, today: dt.date) -> Any:
+    from core import budgets
+    from insights import outlook
+    from insights.budgets import BudgetSpec
+
+    start, end = outlook.history_window(today)
+    daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
+    specs = [
+        BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
+        for b in budgets.load_budgets(session, workspace_id=workspace_id)
+    ]
+    return outlook.compute_outlook(daily, specs, today=today)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def cmd_forecast(args: argparse.Namespace) -> int:
     from insights import forecast
 
     today = args.today or dt.datetime.now(dt.UTC).date()
-    through = today - dt.timedelta(days=1)  # the last whole day: today's spend is still arriving
-    month_start = today.replace(day=1)
-    month_end = (month_start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     with session_scope(_engine()) as session:
         workspace = queries.load_workspace(session, slug=args.workspace)
         assert workspace.id is not None
-        options = queries.load_filter_options(session, workspace_id=workspace.id)
-        scopes: list[tuple[str, str, queries.SpendFilter]] = [("workspace", workspace.slug, queries.SpendFilter())]
-        scopes += [("department", d, queries.SpendFilter(departments=(d,))) for d in options.departments]
-        scopes += [("provider", p, queries.SpendFilter(providers=(p,))) for p in options.providers]
-        histories = {
-            (kind, name): queries.load_daily_totals(
-                session,
-                workspace_id=workspace.id,
-                start=through - dt.timedelta(days=179),
-                end=through,
-                spend_filter=spend_filter,
-            )  # fmt: skip
-            for kind, name, spend_filter in scopes
-        }
+        view = _outlook(session, workspace.id, today)
     rows = []
-    for (kind, name), frame in histories.items():
-        series = pd.Series(frame["amount_micros"].to_numpy(), index=pd.to_datetime(frame["day"]))
-        realised = int(frame.loc[pd.to_datetime(frame["day"]).dt.date >= month_start, "amount_micros"].sum())
-        result = forecast.compute_forecast(series, horizon_days=(month_end - through).days, today=through)
-        total = forecast.month_end_total(result, realised, month_end)
+    for scope, item in sorted(view.scopes.items()):
+        total = item.month_end
         rows.append({
-            "scope": kind, "name": name, "method": result.method, "realised_usd": decimal_string(realised),
-            "month_end_usd": decimal_string(total.median),
+            "scope": scope.kind, "name": scope.value or workspace.slug, "method": item.forecast.method,
+            "realised_usd": decimal_string(item.realised_micros), "month_end_usd": decimal_string(total.median),
             "range80_usd": [decimal_string(total.lower80), decimal_string(total.upper80)],
             "range95_usd": [decimal_string(total.lower95), decimal_string(total.upper95)],
+            "months": [
+                {"month": m.month.isoformat()[:7], "days": m.days, "median_usd": decimal_string(m.median),
+                 "range80_usd": [decimal_string(m.lower80), decimal_string(m.upper80)]}
+                for m in item.forecast.months
+            ],
         })  # fmt: skip
-    workspace_history = histories[("workspace", args.workspace)]
-    backtest = forecast.compute_backtest(
-        pd.Series(workspace_history["amount_micros"].to_numpy(), index=pd.to_datetime(workspace_history["day"])),
-        today=through,
-    )
+    budget_rows = [
+        {
+            "scope": b.spec.scope, "name": b.spec.scope_value, "amount_usd": decimal_string(b.spec.amount_micros),
+            "state": b.state, "realised_usd": decimal_string(b.realised_micros),
+            "projected_usd": decimal_string(b.projected.median), "exceed_date": _iso(b.exceed_date),
+            "exceed_range80": [_iso(b.exceed_earliest), _iso(b.exceed_latest)], "sentence": b.sentence,
+        }
+        for b in view.budgets
+    ]  # fmt: skip
+    history = view.daily[forecast.WORKSPACE]
+    backtest = forecast.compute_backtest(history, today=view.through)
     body = {
-        "workspace": args.workspace, "month_end": month_end.isoformat(), "through": through.isoformat(),
+        "workspace": args.workspace, "month_end": view.month_end.isoformat(), "through": view.through.isoformat(),
         "forecasts": rows,
+        "budgets": budget_rows,
         "backtest": {
             "origins": backtest.origins, "model": backtest.model_method,
             "mase": {s.name: s.mase for s in (backtest.model, backtest.seasonal_naive, backtest.run_rate)},
@@ -308,6 +318,52 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     for row in rows:
         low, high = row["range80_usd"]
         print(f"{row['scope']:<10} {row['name']:<22} month end ${row['month_end_usd']} (80%: ${low} – ${high})")
+    for budget in budget_rows:
+        print(f"budget     {budget['name'] or 'workspace':<22} {budget['sentence']}")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    import httpx
+
+    from connectors import alerting, notify
+
+    settings = current_settings()
+    engine = _engine()
+    today = args.today or dt.datetime.now(dt.UTC).date()
+    now = dt.datetime.now(dt.UTC)
+    with session_scope(engine) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+    run = alerting.run_alerts(engine, workspace_id=workspace.id, today=today, now=now, dry_run=args.dry_run)
+    report = None
+    if not args.dry_run:
+        with httpx.Client(timeout=30) as client:
+            report = notify.deliver_due(
+                lambda: session_scope(engine), settings.secret_box(), client=client, now=now,
+                base_url=settings.base_url, workspace_id=workspace.id,
+            )  # fmt: skip
+    body = {
+        "workspace": run.slug, "today": today.isoformat(), "dry_run": args.dry_run,
+        "alerts": [
+            {"kind": c.kind, "key": c.dedupe_key, "title": c.title, "amount_usd": decimal_string(c.amount_micros),
+             "status": "fired" if c.dedupe_key in run.fired else "already_fired" if c.dedupe_key in run.already
+             else "would_fire"}
+            for c in run.candidates
+        ],
+        "deliveries": None if report is None else {
+            "sent": report.sent, "retrying": report.retrying, "failed": report.failed, "errors": report.errors,
+        },
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    if not run.candidates:
+        print(f"{run.slug}: nothing to alert about.")
+    for alert in body["alerts"]:  # type: ignore[union-attr]
+        print(f"{alert['status']:<13} {alert['title']}")
+    if report is not None:
+        print(f"deliveries: {report.sent} sent, {report.retrying} to retry, {report.failed} failed")
     return 0
 
 
@@ -371,6 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date, help="last day (default: today)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_roi)
+
+    p = commands.add_parser("alerts", help="evaluate budgets and cost spikes, record new alerts and deliver them")
+    p.add_argument("--workspace", required=True, help="workspace slug")
+    p.add_argument("--dry-run", action="store_true", help="show what would fire; record and send nothing")
+    p.add_argument("--today", type=_date, help="evaluate as if today were this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_alerts)
 
     p = commands.add_parser("forecast", help="month-end spend forecast with 80%%/95%% ranges, and its backtest")
     p.add_argument("--workspace", required=True)

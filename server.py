@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from connectors import alerting, notify
 from connectors.files.outcomes import OutcomesRejected, parse_outcome_json
 from connectors.sync import sync_all
 from connectors.webhooks import (
@@ -297,15 +298,39 @@ def _sync_if_leader(holder: str, interval: dt.timedelta) -> int:
     return len(results)
 
 
-async def _scheduled_sync(minutes: int) -> None:
+def _alerts_run(holder: str, interval: dt.timedelta) -> int:
+    """Evaluate every workspace (when this replica holds the lease) and send due deliveries (always: each
+    delivery is claimed row by row, so replicas share the sending without sending anything twice)."""
+    settings = current_settings()
+    engine = cached_engine(settings.database_url)
+    now = utcnow()
+    with session_scope(engine) as session:
+        leader = queries.acquire_lease(session, name="alerts", holder=holder, ttl=interval, now=now)
+    with httpx.Client(timeout=30) as client:
+        fired = 0
+        if leader:
+            runs, report = alerting.run_all_workspaces(
+                engine, settings.secret_box(), client=client, today=now.date(), now=now, base_url=settings.base_url
+            )
+            fired = sum(len(run.fired) for run in runs)
+        else:
+            report = notify.deliver_due(
+                lambda: session_scope(engine), settings.secret_box(), client=client, now=now, base_url=settings.base_url
+            )
+    if report.failed or report.retrying:
+        log.warning("alert deliveries: %s sent, %s to retry, %s failed", report.sent, report.retrying, report.failed)
+    return fired
+
+
+async def _every(minutes: int, job: Callable[[str, dt.timedelta], int], name: str) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}"
     interval = dt.timedelta(minutes=minutes)
     await asyncio.sleep(30)  # let the server finish starting first
     while True:
         try:
-            await run_in_threadpool(_sync_if_leader, holder, interval)
+            await run_in_threadpool(job, holder, interval)
         except Exception:  # the scheduler must outlive any one failure; the next run tries again
-            log.exception("scheduled sync failed")
+            log.exception("scheduled %s failed", name)
         await asyncio.sleep(interval.total_seconds())
 
 
@@ -313,11 +338,13 @@ async def _scheduled_sync(minutes: int) -> None:
 async def lifespan(app: Any) -> AsyncIterator[None]:
     settings = current_settings()
     upgrade(cached_engine(settings.database_url))
-    task = (
-        asyncio.create_task(_scheduled_sync(settings.sync_interval_minutes)) if settings.sync_interval_minutes else None
-    )
+    tasks = []
+    if settings.sync_interval_minutes:
+        tasks.append(asyncio.create_task(_every(settings.sync_interval_minutes, _sync_if_leader, "sync")))
+    if settings.alert_interval_minutes:
+        tasks.append(asyncio.create_task(_every(settings.alert_interval_minutes, _alerts_run, "alert run")))
     yield
-    if task is not None:
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

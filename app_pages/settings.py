@@ -2,15 +2,20 @@ import streamlit as st
 
 from core.models import ROLES
 from core.security import InvalidInput
-from ui import actions, context, loaders, widgets
+from ui import actions, context, loaders, notifications, widgets
 
 ctx = context.current()
 st.title("Settings")
 st.caption(f"Workspace **{ctx.workspace_name}** (`{ctx.workspace_slug}`) · you are **{ctx.role}**")
 
-members, workspace, account, danger, audit = st.tabs(
-    ["Members", "Workspace", "Your account", "Delete data", "Audit log"]
+members, workspace, alerting, account, danger, audit = st.tabs(
+    ["Members", "Workspace", "Notifications", "Your account", "Delete data", "Audit log"]
 )
+
+with alerting:
+    notifications.render_channels(ctx)
+    st.divider()
+    notifications.render_smtp_settings(ctx)
 
 with workspace:
     if ctx.can("admin"):

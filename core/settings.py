@@ -30,6 +30,7 @@ class Settings:
     lockout_seconds: int = 60
     base_url: str = "http://localhost:8501"
     sync_interval_minutes: int = 60  # the scheduled sync in server.py; 0 turns it off
+    alert_interval_minutes: int = 15  # the scheduled alert evaluation and delivery in server.py; 0 turns it off
     # Provider API addresses, overridable for self-hosted gateways and for tests' local fake servers.
     api_bases: tuple[tuple[str, str], ...] = ()
 
@@ -103,6 +104,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_
         bcrypt_rounds=int(env.get("METERR_BCRYPT_ROUNDS", "12")),
         base_url=str(env.get("METERR_BASE_URL") or file_secrets.get("base_url") or "http://localhost:8501"),
         sync_interval_minutes=int(env.get("METERR_SYNC_INTERVAL_MINUTES", "60")),
+        alert_interval_minutes=int(env.get("METERR_ALERT_INTERVAL_MINUTES", "15")),
         api_bases=tuple(
             (provider, env[f"METERR_{provider.upper()}_API_BASE"])
             for provider in ("OpenAI", "Anthropic", "Stripe")

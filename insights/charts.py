@@ -116,7 +116,9 @@ def cost_per_outcome_chart(points: list[CostPerOutcomePoint]) -> go.Figure:
     return figure
 
 
-def _band(figure: go.Figure, x: Sequence[object], low: list[float], high: list[float], *, name: str, alpha: float) -> None:
+def _band(
+    figure: go.Figure, x: Sequence[object], low: list[float], high: list[float], *, name: str, alpha: float
+) -> None:
     """A shaded interval: the upper edge, then the lower one filled up to it."""
     figure.add_trace(go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"))
     figure.add_trace(

@@ -13,7 +13,7 @@ from core.queries import FilterOptions
 from core.security import InvalidInput
 from insights import charts
 from insights.anomalies import Anomaly
-from insights.budgets import BudgetStatus, exceed_range
+from insights.budgets import BudgetStatus
 from insights.forecast import Backtest, Scope
 from insights.outlook import Outlook, month_bounds, scope_of
 from ui import actions
@@ -86,10 +86,6 @@ def render_budget_card(status: BudgetStatus, view: Outlook, *, ctx: Context) -> 
             f"Projected month end **{format_usd_short(end.median)}** ({status.projected_utilisation:.0%}), "
             f"80% range {_range(end.lower80, end.upper80)}",
         ]
-        if status.exceed_date is not None:
-            spread = exceed_range(status)
-            facts.append(f"Projected exceed date **{status.exceed_date:%b} {status.exceed_date.day}**"
-                         + (f" (range {spread})" if spread else ""))  # fmt: skip
         facts.append("Alerts at " + ", ".join(f"{t}%" for t in spec.thresholds))
         st.caption(" · ".join(facts))
         scope = view.scopes.get(scope_of(spec))
@@ -99,7 +95,8 @@ def render_budget_card(status: BudgetStatus, view: Outlook, *, ctx: Context) -> 
                 st.plotly_chart(
                     charts.month_burn_chart(
                         view.month_daily.get(scope.scope, pd.Series(dtype="int64")), scope.forecast,
-                        month_start=view.month_start, month_end=view.month_end, budget_micros=spec.amount_micros, exceed_date=status.exceed_date,
+                        month_start=view.month_start, month_end=view.month_end, budget_micros=spec.amount_micros,
+                        exceed_date=status.exceed_date,
                     ),
                     key=f"budget_burn_{spec.id}",
                 )  # fmt: skip

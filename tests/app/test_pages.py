@@ -17,7 +17,8 @@ from tests.conftest import PASSWORD, app_engine, load_demo, make_member
 
 PAGES = [
     "app_pages/overview.py", "app_pages/forecast.py", "app_pages/get_started.py", "app_pages/connect.py",
-    "app_pages/rules.py", "app_pages/outcomes.py", "app_pages/profitability.py", "app_pages/roi.py", "app_pages/settings.py",
+    "app_pages/rules.py", "app_pages/outcomes.py", "app_pages/alerts.py", "app_pages/profitability.py",
+    "app_pages/roi.py", "app_pages/settings.py",
 ]  # fmt: skip
 
 
@@ -184,7 +185,7 @@ def test_owner_manages_members_and_deletes_data() -> None:
     form["Name (new people only)"].input("Bob")
     form["Email (new people only)"].input("bob@example.com")
     form["First password (new people only)"].input(PASSWORD)
-    at.selectbox[0].select("viewer")
+    next(s for s in at.selectbox if s.label == "Role").select("viewer")
     next(b for b in at.button if b.label == "Add member").click().run()
     assert not at.exception
     with session_scope(engine) as session:

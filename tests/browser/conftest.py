@@ -77,6 +77,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         # A code edit elsewhere while a journey runs must not reload the app under it.
         "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
         "METERR_SYNC_INTERVAL_MINUTES": "0",
+        "METERR_ALERT_INTERVAL_MINUTES": "0",
     }
     log = (tmp_path / "server.log").open("w")
     command = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port)]

@@ -241,3 +241,36 @@ def test_forecast_gives_month_end_ranges_per_scope_and_a_backtest(capsys: pytest
     assert Decimal(whole["realised_usd"]) <= low95 <= low80 <= Decimal(whole["month_end_usd"]) <= high80 <= high95
     assert whole["method"] == "ets_weekly"
     assert body["backtest"]["origins"] > 0 and body["backtest"]["model_beats_run_rate"] is True
+    assert {name for scope, name in rows if scope == "project"} == {w.project for w in demo.WORKLOADS}
+    assert [m["month"] for m in whole["months"]] == ["2026-11", "2026-12", "2027-01", "2027-02", "2027-03",
+                                                     "2027-04", "2027-05"]  # fmt: skip
+    assert whole["months"][0]["median_usd"] == f"{Decimal(whole['month_end_usd']) - Decimal(realised) / 10**6:.6f}"
+    states = {(b["scope"], b["name"]): b for b in body["budgets"]}
+    assert {key: b["state"] for key, b in states.items()} == {
+        ("workspace", ""): "on_track", ("department", "Marketing"): "overrun_predicted",
+        ("department", "Data Science"): "over",
+    }  # fmt: skip
+    marketing = states[("department", "Marketing")]
+    assert "2026-11-21" <= marketing["exceed_date"] <= "2026-11-30"
+    assert marketing["sentence"].startswith("On track to exceed the $")
+
+
+def test_alerts_dry_run_then_fire_once(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    args = ("alerts", "--workspace", "acme-ai", "--today", TODAY.isoformat(), "--json")
+    code, out, err = run(capsys, *args, "--dry-run")
+    assert code == 0, err
+    dry = json.loads(out)
+    assert dry["dry_run"] is True and dry["deliveries"] is None
+    kinds = sorted((a["kind"], a["status"]) for a in dry["alerts"])
+    assert kinds == [("overrun", "would_fire")] + [("threshold", "would_fire")] * 3
+    code, out, _ = run(capsys, *args)
+    fired = json.loads(out)
+    assert {a["key"]: a["status"] for a in fired["alerts"]} == {a["key"]: "fired" for a in dry["alerts"]}
+    assert fired["deliveries"] == {"sent": 0, "retrying": 0, "failed": 0, "errors": []}  # no channels: inbox only
+    code, out, _ = run(capsys, *args)
+    assert {a["status"] for a in json.loads(out)["alerts"]} == {"already_fired"}
+    code, out, _ = run(capsys, "alerts", "--workspace", "acme-ai", "--today", TODAY.isoformat())
+    assert code == 0 and "already_fired" in out and "Marketing" in out
+    code, _, err = run(capsys, "alerts", "--workspace", "nope", "--json")
+    assert code == 2 and err.strip()
