@@ -94,7 +94,8 @@ with account, st.form("change_password_form", clear_on_submit=True):
 
 with danger:
     st.markdown(
-        "Deleting removes **every charge, import and connection** of this workspace. Members and the audit log stay. "
+        "Deleting removes **every charge, import, connection and alert** of this workspace. Members, budgets, "
+        "notification channels and the audit log stay. "
         "This cannot be undone."
     )
     if ctx.can("owner"):

@@ -20,6 +20,7 @@ from core.crypto import SecretBox, connection_context, hint
 from core.models import (
     DIMENSIONS,
     ROLES,
+    Alert,
     AllocationRule,
     AuditLog,
     Charge,
@@ -757,9 +758,12 @@ def has_charges(session: Session, *, workspace_id: int) -> bool:
 
 
 def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int | None) -> int:
-    """Delete every charge, rollup, import and connection of a workspace; returns charges deleted. Audited."""
+    """Delete every charge, rollup, import, connection and the alerts they raised; returns charges deleted. Audited.
+
+    Budgets, notification channels and the mail server are settings, not data: they stay.
+    """
     deleted = session.execute(delete(Charge).where(col(Charge.workspace_id) == workspace_id)).rowcount
-    for table in (SpendRollup, SpendMonth, SpendDay, ImportBatch, Connection):
+    for table in (SpendRollup, SpendMonth, SpendDay, ImportBatch, Connection, Alert):
         session.execute(delete(table).where(col(table.workspace_id) == workspace_id))
     session.execute(
         update(Workspace).where(col(Workspace.id) == workspace_id).values(data_version=Workspace.data_version + 1)

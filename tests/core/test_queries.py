@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from core import demo, queries, security
 from core.db import migration_status, session_scope
-from core.models import AuditLog, Charge, SpendDay, SpendMonth, SpendRollup, User
+from core.models import Alert, AuditLog, Charge, SpendDay, SpendMonth, SpendRollup, User
 from tests.conftest import MIGRATION_HEAD, TODAY, load_demo
 
 D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
@@ -122,9 +122,14 @@ def test_workspaces_are_isolated(session: Session) -> None:
     assert queries.load_workspace_summary(session, workspace_id=two.id).total_micros == 99
     frame = queries.load_spend_breakdown(session, workspace_id=one.id, start=D1, end=D1)
     assert frame["amount_micros"].tolist() == [10]
+    for ws in (one, two):
+        session.add(Alert(workspace_id=ws.id, kind="anomaly", period="2026-10-01", dedupe_key="k", title="t", body="b"))
+    session.flush()
 
     deleted = queries.delete_workspace_data(session, workspace_id=one.id, user_id=None)
     assert deleted == 1
+    alerts_left = session.exec(select(Alert.workspace_id)).scalars().all()
+    assert alerts_left == [two.id]
     assert queries.load_workspace_summary(session, workspace_id=one.id).charges == 0
     assert queries.load_workspace_summary(session, workspace_id=two.id).total_micros == 99
     assert not queries.has_charges(session, workspace_id=one.id)
