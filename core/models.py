@@ -398,3 +398,36 @@ class SmtpServer(SQLModel, table=True):
     password_ciphertext: str | None = Field(default=None)
     from_address: str = Field(max_length=254)
     created_at: dt.datetime = _created()
+
+
+# A negotiated rate from a date on: a percentage off a provider's list prices (every model, or one), or a
+# model's own price per million tokens.
+class PriceOverride(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    provider: str = Field(max_length=40)
+    model: str = Field(default="", max_length=120)  # "" = every model of the provider
+    discount_bp: int | None = Field(default=None)  # basis points off list: 1000 = 10%
+    input_per_mtok_micros: int | None = Field(default=None, sa_type=BigInteger)  # a custom price, micro-USD / 1M
+    output_per_mtok_micros: int | None = Field(default=None, sa_type=BigInteger)
+    cached_per_mtok_micros: int | None = Field(default=None, sa_type=BigInteger)
+    effective_from: dt.date
+    note: str = Field(default="", max_length=200)
+    created_at: dt.datetime = _created()
+
+
+# What a person decided about a recommendation: adopted (with the before-figures the savings tracker
+# measures against) or dismissed with a reason.
+class RecommendationDecision(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "rec_key", name="uq_recommendationdecision_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    rec_key: str = Field(max_length=255)
+    kind: str = Field(max_length=32)
+    status: str = Field(max_length=16)  # adopted | dismissed
+    reason: str = Field(default="", max_length=500)
+    title: str = Field(max_length=255)
+    estimated_monthly_micros: int = Field(default=0, sa_type=BigInteger)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    user_id: int | None = Field(default=None)
+    decided_at: dt.datetime = _created()
