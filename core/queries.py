@@ -680,6 +680,48 @@ def load_anomaly_frame(session: Session, *, workspace_id: int, start: dt.date, e
     return frame
 
 
+# Reads for savings advice ----------------------------------------------------------------------------------
+
+USAGE_KEYS = ("provider", "model", "project", "api_key", "feature", "service", "line_item")
+USAGE_SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "amount_micros")
+
+
+def load_usage_profile(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Usage and money in [start, end] per provider × model × project × API key × feature × service × line item,
+    with the number of days each had spend or requests (days_active)."""
+    style = _driver_style(session)
+    mark = style.mark
+    keys = ", ".join(USAGE_KEYS)
+    sums = ", ".join(f"SUM({name})" for name in USAGE_SUMS)
+    sql = (
+        f"SELECT {keys}, {sums}, COUNT(DISTINCT day) FROM charge WHERE workspace_id = {mark} "  # noqa: S608
+        f"AND day >= {mark} AND day <= {mark} GROUP BY {keys}"
+    )
+    params = [workspace_id, style.day(start), style.day(end)]
+    frame = _frame(_run_raw(session, sql, params), (*USAGE_KEYS, *USAGE_SUMS, "days_active"))
+    for name in (*USAGE_SUMS, "days_active"):
+        frame[name] = frame[name].astype("int64")
+    return frame
+
+
+def load_model_daily(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per day × provider × model × project in [start, end]: tokens, requests and money (the savings tracker)."""
+    style = _driver_style(session)
+    mark = style.mark
+    sql = (
+        "SELECT day, provider, model, project, SUM(requests), SUM(input_tokens), SUM(output_tokens), "  # noqa: S608
+        f"SUM(cached_tokens), SUM(amount_micros) FROM charge WHERE workspace_id = {mark} AND day >= {mark} "
+        f"AND day <= {mark} GROUP BY day, provider, model, project ORDER BY day"
+    )
+    params = [workspace_id, style.day(start), style.day(end)]
+    names = ("day", "provider", "model", "project", *USAGE_SUMS)
+    frame = _frame(_run_raw(session, sql, params), names)
+    for name in USAGE_SUMS:
+        frame[name] = frame[name].astype("int64")
+    frame["day"] = frame["day"].dt.date
+    return frame
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     providers: tuple[str, ...]

@@ -232,3 +232,32 @@ def test_forecast_budget_and_anomaly_reads_sum_exactly_and_stay_in_their_workspa
     got = sorted(anomalies[["day", "model", "api_key", "amount_micros"]].itertuples(index=False, name=None))
     assert got == [(nov1, "gpt-4o", "key_a", 100), (nov1, "gpt-4o", "key_b", 250),
                    (nov2, "claude-haiku-4-5", "key_a", 400)]  # fmt: skip
+
+
+def test_usage_profile_and_model_daily_sum_exactly_per_key(session: Session, workspace_id: int) -> None:
+    rows = [
+        charge("u1", D1, 0, project="bot", api_key="k1", requests=10, input_tokens=1_000, output_tokens=200,
+               cached_tokens=300),
+        charge("u2", D2, 0, project="bot", api_key="k1", requests=5, input_tokens=500, output_tokens=100),
+        charge("c1", D1, 1_250_000, project="bot", api_key="k1"),
+        charge("s1", D2, 20_000_000, provider="Anthropic", model="", line_item="Seats", api_key=""),
+    ]  # fmt: skip
+    queries.upsert_charges(session, workspace_id=workspace_id, rows=rows)
+    other = queries.create_workspace(session, name="Else")
+    assert other.id is not None
+    queries.upsert_charges(session, workspace_id=other.id, rows=[charge("x", D1, 7, project="bot", api_key="k1")])
+
+    profile = queries.load_usage_profile(session, workspace_id=workspace_id, start=D1, end=D2)
+    got = {
+        (r.provider, r.model, r.api_key, r.line_item): (r.requests, r.input_tokens, r.output_tokens, r.cached_tokens,
+                                                        r.amount_micros, r.days_active)
+        for r in profile.itertuples()
+    }  # fmt: skip
+    assert got == {
+        ("OpenAI", "gpt-4o", "k1", ""): (15, 1_500, 300, 300, 1_250_000, 2),
+        ("Anthropic", "", "", "Seats"): (0, 0, 0, 0, 20_000_000, 1),
+    }
+    daily = queries.load_model_daily(session, workspace_id=workspace_id, start=D1, end=D1)
+    assert daily[["day", "model", "requests", "input_tokens", "amount_micros"]].values.tolist() == [
+        [D1, "gpt-4o", 10, 1_000, 1_250_000]
+    ]
