@@ -25,13 +25,14 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
         "outcomes": screen("outcomes", "Business outcomes", "flag"),
         "profitability": screen("profitability", "Profitability", "trending_up"),
         "roi": screen("roi", "ROI calculator", "calculate"),
+        "optimize": screen("optimize", "Optimize", "savings"),
         "alerts": screen("alerts", f"Alerts ({unread})" if unread else "Alerts", "notifications"),
         "settings": screen("settings", "Settings", "settings"),
     }
     current = st.navigation(
         {
             "Spend": [screens["overview"], screens["forecast"]],
-            "Profit": [screens["profitability"], screens["roi"]],
+            "Profit": [screens["profitability"], screens["roi"], screens["optimize"]],
             "Data": [screens["get_started"], screens["connect"], screens["rules"], screens["outcomes"]],
             "Workspace": [screens["alerts"], screens["settings"]],
         }

@@ -1,4 +1,4 @@
-"""Command line: `meterr demo | user add | summary | import | sync | roi | forecast | alerts | db upgrade | bench`."""
+"""Command line: `meterr demo | user | summary | import | sync | roi | forecast | alerts | recommend | db | bench`."""
 
 from __future__ import annotations
 
@@ -367,6 +367,54 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from core import decisions
+    from insights import advice
+
+    today = args.today or dt.datetime.now(dt.UTC).date()
+    start, end = advice.analysis_window(today)
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        chosen = {
+            key: (row.status, row.title, row.estimated_monthly_micros, dict(row.detail))
+            for key, row in decisions.load_decisions(session, workspace_id=workspace.id).items()
+        }
+        adopted_days = [dt.date.fromisoformat(str(d["adopted_on"])) for s, _, _, d in chosen.values() if s == "adopted"]
+        since = min([start, *(day - dt.timedelta(days=advice.WINDOW_DAYS) for day in adopted_days)])
+        usage = queries.load_usage_profile(session, workspace_id=workspace.id, start=start, end=end)
+        daily = queries.load_model_daily(session, workspace_id=workspace.id, start=since, end=end)
+    view = advice.compute_advice(usage, daily, chosen, today=today)
+    body = {
+        "workspace": workspace.slug, "from": start.isoformat(), "to": end.isoformat(),
+        "recommendations": [
+            {"key": r.key, "kind": r.kind, "title": r.title,
+             "monthly_saving_usd": decimal_string(r.monthly_saving_micros),
+             "current_monthly_usd": decimal_string(r.current_monthly_micros), "confidence": r.confidence,
+             "method": r.method, "steps": list(r.steps)}
+            for r in view.open
+        ],
+        "adopted": [
+            {"key": a.key, "title": a.title, "adopted_on": a.adopted_on.isoformat(),
+             "estimated_monthly_usd": decimal_string(a.estimated_monthly_micros),
+             "realised_monthly_usd": decimal_string(a.savings.realised_monthly_micros) if a.savings.enough_data
+             else None}
+            for a in view.adopted
+        ],
+        "dismissed": len(view.dismissed),
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    for rec in view.open:
+        print(f"{format_usd(rec.monthly_saving_micros, cents=False):>10}/mo  {rec.confidence:<6}  {rec.title}")
+    for item in view.adopted:
+        print(
+            f"adopted {item.adopted_on}: {item.title} — realised {format_usd(item.savings.realised_monthly_micros)}/mo"
+        )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmark import run_benchmark
 
@@ -427,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=_date, help="last day (default: today)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_roi)
+
+    p = commands.add_parser("recommend", help="savings advice priced in dollars, and adopted changes' realised savings")
+    p.add_argument("--workspace", required=True, help="workspace slug")
+    p.add_argument("--today", type=_date, help="advise as if today were this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_recommend)
 
     p = commands.add_parser("alerts", help="evaluate budgets and cost spikes, record new alerts and deliver them")
     p.add_argument("--workspace", required=True, help="workspace slug")

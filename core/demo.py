@@ -329,6 +329,40 @@ def _load_demo_business(session: Session, *, workspace_id: int, today: dt.date, 
     outcomes.upsert_outcome_counts(session, workspace_id=workspace_id, rows=counts)
     revenue.upsert_revenue(session, workspace_id=workspace_id, rows=build_demo_revenue(today))
     _load_demo_budgets(session, workspace_id=workspace_id, today=today, charges=charges)
+    _load_demo_adoption(session, workspace_id=workspace_id, today=today, charges=charges)
+
+
+DEMO_ADOPTED_KEY = f"cheaper_model:OpenAI:{MIGRATION_FROM}:support-bot->{MIGRATION_TO}"
+
+
+def _load_demo_adoption(session: Session, *, workspace_id: int, today: dt.date, charges: list[dict[str, Any]]) -> None:
+    """The support-bot migration, recorded as an adopted recommendation on the day it happened, so the savings
+    tracker has a realised saving to show. Its estimate is what the advice would have said that day: the 30 days
+    before on gpt-4o, times the share moved, times the list-price gap for the workload's average request."""
+    from core import decisions
+
+    if DEMO_ADOPTED_KEY in decisions.load_decisions(session, workspace_id=workspace_id):
+        return
+    day = DemoCalendar(today).migration_day
+    bot = next(w for w in WORKLOADS if w.project == "support-bot")
+    month_before = day - dt.timedelta(days=30)
+    before = sum(
+        c["amount_micros"] for c in charges
+        if c["project"] == "support-bot" and c["model"] == MIGRATION_FROM and month_before <= c["day"] < day
+    )  # fmt: skip
+    price = {
+        model: price_per_request(bot.provider, model, bot.input_tokens, bot.output_tokens, 0, day) or Decimal(0)
+        for model in (MIGRATION_FROM, MIGRATION_TO)
+    }
+    gap = 1 - price[MIGRATION_TO] / price[MIGRATION_FROM] if price[MIGRATION_FROM] else Decimal(0)
+    decisions.save_decision(
+        session, workspace_id=workspace_id, rec_key=DEMO_ADOPTED_KEY, kind="cheaper_model", status="adopted",
+        title=f"Move support-bot from {MIGRATION_FROM} to {MIGRATION_TO}",
+        estimated_monthly_micros=int(before * MIGRATION_SHARE * gap),
+        detail={"kind": "cheaper_model", "provider": bot.provider, "model": MIGRATION_FROM, "project": "support-bot",
+                "target_model": MIGRATION_TO, "target_provider": "", "adopted_on": day.isoformat()},
+        decided_at=dt.datetime.combine(day, dt.time(9), dt.UTC),
+    )  # fmt: skip
 
 
 def _load_demo_budgets(session: Session, *, workspace_id: int, today: dt.date, charges: list[dict[str, Any]]) -> None:

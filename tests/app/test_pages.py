@@ -18,7 +18,7 @@ from tests.conftest import PASSWORD, app_engine, load_demo, make_member
 PAGES = [
     "app_pages/overview.py", "app_pages/forecast.py", "app_pages/get_started.py", "app_pages/connect.py",
     "app_pages/rules.py", "app_pages/outcomes.py", "app_pages/alerts.py", "app_pages/profitability.py",
-    "app_pages/roi.py", "app_pages/settings.py",
+    "app_pages/roi.py", "app_pages/optimize.py", "app_pages/settings.py",
 ]  # fmt: skip
 
 

@@ -274,3 +274,21 @@ def test_alerts_dry_run_then_fire_once(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0 and "already_fired" in out and "Marketing" in out
     code, _, err = run(capsys, "alerts", "--workspace", "nope", "--json")
     assert code == 2 and err.strip()
+
+
+def test_recommend_lists_savings_in_dollars_and_the_adopted_migration(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+    code, out, err = run(capsys, "recommend", "--workspace", "acme-ai", "--today", TODAY.isoformat(), "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert (body["from"], body["to"]) == ("2026-10-22", "2026-11-20")
+    savings = [Decimal(r["monthly_saving_usd"]) for r in body["recommendations"]]
+    assert savings == sorted(savings, reverse=True) and sum(1 for s in savings if s >= 100) >= 3
+    assert all(
+        r["steps"] and r["method"] and r["confidence"] in ("high", "medium", "low") for r in body["recommendations"]
+    )
+    (adopted,) = body["adopted"]
+    assert adopted["key"] == demo.DEMO_ADOPTED_KEY and adopted["adopted_on"] == "2026-07-24"
+    assert Decimal(adopted["realised_monthly_usd"]) > 0
+    code, out, _ = run(capsys, "recommend", "--workspace", "acme-ai", "--today", TODAY.isoformat())
+    assert code == 0 and "/mo" in out and "adopted 2026-07-24" in out
