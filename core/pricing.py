@@ -12,7 +12,9 @@ from genai_prices import Usage, calc_price
 from genai_prices.types import PriceCalculation
 
 # Our provider names (as stored on charges) → genai-prices provider ids.
-PROVIDER_IDS = {"OpenAI": "openai", "Anthropic": "anthropic", "Google": "google", "AWS Bedrock": "aws"}
+PROVIDER_IDS = {
+    "OpenAI": "openai", "Anthropic": "anthropic", "Google": "google", "AWS Bedrock": "aws", "Azure OpenAI": "azure",
+}  # fmt: skip
 
 # Batch APIs' discount off the standard price, used where genai-prices has no batch price for the day: its
 # batch variants (price_context {"processing": "batch"}) only start on 2026-10-14, "batch history before then
@@ -20,7 +22,12 @@ PROVIDER_IDS = {"OpenAI": "openai", "Anthropic": "anthropic", "Google": "google"
 # and Anthropic model and almost every Google one, and its Anthropic note reads "Message Batches API usage is
 # charged at 50% of the standard rates" (platform.claude.com/docs/en/build-with-claude/batch-processing#pricing;
 # OpenAI's and Google's are cited as developers.openai.com/api/docs/pricing and ai.google.dev/gemini-api/docs/pricing).
-BATCH_DISCOUNTS = {"openai": Decimal("0.5"), "anthropic": Decimal("0.5"), "google": Decimal("0.5")}
+# Amazon Bedrock batch inference is 50% of on-demand for its supported models
+# (docs.aws.amazon.com/bedrock/latest/userguide/batch-inference.html), as is Azure OpenAI Global Batch.
+BATCH_DISCOUNTS = {
+    "openai": Decimal("0.5"), "anthropic": Decimal("0.5"), "google": Decimal("0.5"), "aws": Decimal("0.5"),
+    "azure": Decimal("0.5"),
+}  # fmt: skip
 
 _BATCH_CONTEXT = (("processing", "batch"),)
 _BP = Decimal(10_000)

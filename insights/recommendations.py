@@ -36,7 +36,7 @@ from typing import Literal
 import pandas as pd
 
 from core.money import format_usd
-from core.pricing import price_per_request
+from core.pricing import BATCH_DISCOUNTS, price_per_request, provider_id
 
 Kind = Literal["cheaper_model", "prompt_caching", "batch_api", "idle_spend", "superseded_model"]
 Confidence = Literal["high", "medium", "low"]
@@ -138,19 +138,8 @@ SUCCESSORS: dict[str, tuple[str, Confidence]] = {
     "gemini-1.5-flash": ("gemini-2.5-flash", "medium"),
 }
 
-# Asynchronous batch jobs (results within 24 hours) cost half the standard price at every provider here:
-# OpenAI Batch API (platform.openai.com/docs/guides/batch), Anthropic Message Batches
-# (docs.anthropic.com/en/docs/build-with-claude/batch-processing), Gemini API Batch Mode
-# (ai.google.dev/gemini-api/docs/batch-mode), Amazon Bedrock batch inference for its supported models
-# (docs.aws.amazon.com/bedrock/latest/userguide/batch-inference.html) and Azure OpenAI Global Batch.
-# Providers not listed have no batch API we know of and get no batch suggestion.
-BATCH_DISCOUNT: dict[str, Decimal] = {
-    "OpenAI": Decimal("0.5"),
-    "Anthropic": Decimal("0.5"),
-    "Google": Decimal("0.5"),
-    "AWS Bedrock": Decimal("0.5"),
-    "Azure OpenAI": Decimal("0.5"),
-}
+# Batch APIs' discounts come from core.pricing.BATCH_DISCOUNTS (with their sources); providers without one
+# get no batch suggestion.
 # Without hourly data, names are the fallback evidence of offline work: a project, feature, service or key name
 # with a word starting with one of these (lead-scoring, nightly_backfill, Embeddings) is low confidence.
 OFFLINE_WORDS = ("embedding", "scoring", "enrich", "forecast", "batch", "nightly", "backfill", "offline", "cron")
@@ -662,7 +651,7 @@ def _weekend_ratio(daily: pd.DataFrame, scope: tuple[str, str, str]) -> Decimal 
 
 
 def _batch(w: _Workload, book: _Book, daily: pd.DataFrame | None, hourly: pd.DataFrame | None) -> Recommendation | None:
-    discount = BATCH_DISCOUNT.get(w.provider)
+    discount = BATCH_DISCOUNTS.get(provider_id(w.provider))
     if discount is None:
         return None
     evidence = _batch_evidence(w, daily, hourly)

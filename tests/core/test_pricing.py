@@ -146,10 +146,16 @@ def test_batch_before_the_catalogue_has_batch_prices_is_half_of_list() -> None:
     assert (priced.list_micros, priced.micros) == (11_875_000, 5_937_500)
 
 
-def test_batch_for_a_provider_without_a_batch_price_stays_at_list() -> None:
+def test_batch_for_a_provider_without_a_batch_api_stays_at_list() -> None:
+    priced = quote("Mistral", "mistral-large-latest", dt.date(2026, 1, 20), M, M, batch=True)
+    assert priced is not None
+    assert not priced.batch and priced.micros == priced.list_micros == 8_000_000
+
+
+def test_bedrock_batch_inference_is_half_of_on_demand() -> None:
     priced = quote("AWS Bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0", dt.date(2026, 1, 20), M, M, batch=True)
     assert priced is not None
-    assert not priced.batch and priced.micros == priced.list_micros
+    assert priced.batch and (priced.list_micros, priced.micros) == (18_000_000, 9_000_000)
 
 
 def test_a_workspace_discount_applies_from_its_effective_date_only() -> None:
