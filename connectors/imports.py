@@ -20,8 +20,9 @@ from connectors.files import detect_parser, get_parser
 from connectors.files.base import BadFile, Parsed, Parser, RawFile, SkippedRow
 from connectors.files.generic import ColumnMapping, GenericParser
 from connectors.files.normalise import Rolled, Unpriced, roll_up
-from core import queries
+from core import price_overrides, queries
 from core.money import decimal_string, to_micros
+from core.pricing import Pricer, price_per_request, workspace_pricer
 
 log = logging.getLogger(__name__)
 Allocate = Callable[[list[dict[str, Any]]], None]
@@ -153,7 +154,7 @@ def _merge(parts: list[Rolled], rates: Mapping[str, Decimal]) -> Rolled:
 
 
 def _parse_in_pieces(
-    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
+    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None, pricer: Pricer
 ) -> tuple[Parsed, Rolled]:
     """A large CSV of independent rows, parsed and rolled up a piece at a time: memory stays flat."""
     blob = bytes(raw.utf8_bytes())
@@ -168,7 +169,7 @@ def _parse_in_pieces(
         whole.rows_read += parsed.rows_read
         whole.skipped.extend(parsed.skipped)
         whole.notes.extend(note for note in parsed.notes if note not in whole.notes)
-        parts.append(roll_up(parsed.frame, namespace=parser.namespace, rates=rates))
+        parts.append(roll_up(parsed.frame, namespace=parser.namespace, rates=rates, pricer=pricer))
         del piece, parsed
     return whole, _merge(parts, rates or {})
 
@@ -181,20 +182,25 @@ def _rekeyed(rolled: Rolled, parser: Any, rates: Mapping[str, Decimal] | None) -
 
 
 def _parse(
-    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
+    raw: RawFile,
+    parser: Parser,
+    *,
+    skip_bad_rows: bool,
+    rates: Mapping[str, Decimal] | None,
+    pricer: Pricer = price_per_request,
 ) -> tuple[Any, Rolled]:
-    parsed, rolled = _parse_and_roll_up(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
+    parsed, rolled = _parse_and_roll_up(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates, pricer=pricer)
     if hasattr(parser, "source_key_for"):
         rolled = _rekeyed(rolled, parser, rates)
     return parsed, rolled
 
 
 def _parse_and_roll_up(
-    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None
+    raw: RawFile, parser: Parser, *, skip_bad_rows: bool, rates: Mapping[str, Decimal] | None, pricer: Pricer
 ) -> tuple[Any, Rolled]:
     try:
         if getattr(parser, "line_by_line", False) and len(raw.data) > CHUNK_BYTES and not raw.looks_like_json():
-            return _parse_in_pieces(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
+            return _parse_in_pieces(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates, pricer=pricer)
         parsed = parser.parse(raw, skip_bad_rows=skip_bad_rows)
         raw.release()
         if parsed.charges is not None:
@@ -203,7 +209,7 @@ def _parse_and_roll_up(
                 rolled.first_day = min(c["day"] for c in parsed.charges)
                 rolled.last_day = max(c["day"] for c in parsed.charges)
         else:
-            rolled = roll_up(parsed.frame, namespace=parser.namespace, rates=rates)
+            rolled = roll_up(parsed.frame, namespace=parser.namespace, rates=rates, pricer=pricer)
     except BadFile:
         raise
     except Exception as exc:  # a parser bug must still reach the person as a sentence, not a trace
@@ -223,12 +229,16 @@ def preview_file(
     mapping: ColumnMapping | None = None,
     skip_bad_rows: bool = False,
     rates: Mapping[str, Decimal] | None = None,
+    pricer: Pricer = price_per_request,
 ) -> Preview:
-    """Parse and price a file without touching the database; raises BadFile like import_file."""
+    """Parse and price a file without touching the database; raises BadFile like import_file.
+
+    ``pricer`` prices token-only rows: pass ``core.pricing.workspace_pricer(rates)`` for negotiated rates.
+    """
     raw = RawFile(name=name, data=data)
     del data  # the RawFile holds the bytes now, and lets go of them once parsed
     parser = choose_parser(raw, format=format, mapping=mapping)
-    parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
+    parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates, pricer=pricer)
     return Preview(
         format=parser.name, format_label=parser.label, rows_read=parsed.rows_read, charges=len(rolled.rows),
         total_usd=decimal_string(rolled.total_micros), first_day=rolled.first_day, last_day=rolled.last_day,
@@ -249,11 +259,15 @@ def import_file(
     connection_id: int | None = None,
     allocate: Allocate | None = None,
 ) -> ImportResult:
-    """Parse `data` and upsert its charges; raises BadFile (with nothing written) when it cannot."""
+    """Parse `data` and upsert its charges; raises BadFile (with nothing written) when it cannot.
+
+    Token-only rows are priced at list price as of their day, or at the workspace's negotiated rate.
+    """
     raw = RawFile(name=name, data=data)
     del data  # the RawFile holds the bytes now, and lets go of them once parsed
     parser = choose_parser(raw, format=format, mapping=mapping)
-    parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates)
+    pricer = workspace_pricer(price_overrides.load_price_overrides(session, workspace_id=workspace_id))
+    parsed, rolled = _parse(raw, parser, skip_bad_rows=skip_bad_rows, rates=rates, pricer=pricer)
     # The workspace's allocation rules and overrides apply to new charges as they do to existing ones.
     (allocate or queries.allocator_for(session, workspace_id=workspace_id))(rolled.rows)
     batch = queries.create_import(

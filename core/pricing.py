@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from functools import lru_cache
@@ -257,3 +257,30 @@ def _quote(
         batch=batched,
         model_id=model_id,
     )
+
+
+Pricer = Callable[[str, str, int, int, int, dt.date], Decimal | None]
+
+
+def workspace_pricer(overrides: Sequence[RateOverride]) -> Pricer:
+    """A ``price_per_request`` that honours a workspace's negotiated rates, exactly (no rounding per request).
+
+    Importers price token-only rows with it, so a discount or custom price applies from its effective date on.
+    """
+    if not overrides:
+        return price_per_request
+    rates = tuple(overrides)
+
+    def price(
+        provider: str, model: str, input_tokens: int, output_tokens: int, cached_tokens: int, on: dt.date
+    ) -> Decimal | None:
+        override = find_override(rates, provider, model, on)
+        if override is not None and override.is_custom_price:
+            numerator = _custom_micros_numerator(override, (input_tokens, output_tokens, cached_tokens))
+            return Decimal(numerator) / _MICROS / _MICROS
+        listed = price_per_request(provider, model, input_tokens, output_tokens, cached_tokens, on)
+        if listed is None or override is None or override.discount_bp is None:
+            return listed
+        return listed * (_BP - override.discount_bp) / _BP
+
+    return price

@@ -19,9 +19,10 @@ from connectors.files.generic import ColumnMapping
 from connectors.http import ConnectorError
 from connectors.imports import ImportResult, Preview, import_file, preview_file
 from connectors.sync import Progress, SyncResult, build_source, sync_connection
-from core import queries
+from core import price_overrides, queries
 from core.crypto import hint
 from core.money import format_usd
+from core.pricing import workspace_pricer
 from ui.context import Context, require_role
 from ui.db import get_engine, get_settings, open_session
 
@@ -84,10 +85,15 @@ def _connection_for_files(context: Context, source_id: str) -> int:
 
 
 def preview_upload(
-    *, name: str, data: bytes, format: str | None, mapping: ColumnMapping | None, skip_bad_rows: bool,
-    rates: Mapping[str, Decimal],
+    context: Context, *, name: str, data: bytes, format: str | None, mapping: ColumnMapping | None,
+    skip_bad_rows: bool, rates: Mapping[str, Decimal],
 ) -> Preview:  # fmt: skip
-    return preview_file(name=name, data=data, format=format, mapping=mapping, skip_bad_rows=skip_bad_rows, rates=rates)
+    """The import's preview, priced as the import will be: at the workspace's negotiated rates where it has any."""
+    with open_session() as session:
+        pricer = workspace_pricer(price_overrides.load_price_overrides(session, workspace_id=context.workspace_id))
+    return preview_file(
+        name=name, data=data, format=format, mapping=mapping, skip_bad_rows=skip_bad_rows, rates=rates, pricer=pricer
+    )
 
 
 def import_upload(

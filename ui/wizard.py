@@ -183,8 +183,8 @@ def _render_file_step(ctx: Context, source: catalog.Source) -> None:
         rates = _parse_rates(rates_text)
         with st.spinner("Reading the file…"):
             preview = connections.preview_upload(
-                name=upload.name, data=data, format=None if chosen == "auto" or mapping else chosen, mapping=mapping,
-                skip_bad_rows=skip, rates=rates,
+                ctx, name=upload.name, data=data, format=None if chosen == "auto" or mapping else chosen,
+                mapping=mapping, skip_bad_rows=skip, rates=rates,
             )  # fmt: skip
     except (BadFile, InvalidInput) as problem:
         st.error(str(problem), icon=":material/error:")

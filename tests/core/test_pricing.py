@@ -7,7 +7,7 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from core.money import to_micros
-from core.pricing import Quote, RateOverride, find_override, price_per_request, price_usage
+from core.pricing import Quote, RateOverride, find_override, price_per_request, price_usage, workspace_pricer
 
 M = 1_000_000
 USD = 1_000_000  # micro-dollars per dollar
@@ -221,3 +221,21 @@ def test_an_unknown_model_is_unpriced_not_free(provider: str, model: str) -> Non
         quote(provider, model, dt.date(2026, 2, 1), M, M, overrides=(discount(provider, "", 10, dt.date(2026, 1, 1)),))
         is None
     )
+
+
+def test_the_workspace_pricer_applies_rates_exactly_from_their_date() -> None:
+    on, before = dt.date(2026, 3, 1), dt.date(2026, 2, 28)
+    rates = (
+        discount("OpenAI", "", 10, on),
+        RateOverride("Anthropic", "claude-haiku-4-5", None, 500_000, 2_000_000, None, on),  # custom: $0.50 / $2.00
+    )
+    pricer = workspace_pricer(rates)
+    listed = price_per_request("OpenAI", "gpt-4o", 1_000, 200, 0, on)
+    assert listed is not None
+    assert pricer("OpenAI", "gpt-4o", 1_000, 200, 0, on) == listed * Decimal("0.9")
+    listed_before = price_per_request("OpenAI", "gpt-4o", 1_000, 200, 0, before)
+    assert pricer("OpenAI", "gpt-4o", 1_000, 200, 0, before) == listed_before
+    # 1,000 input (100 cached, charged as input: no cached price given) and 200 output at the custom price.
+    assert pricer("Anthropic", "claude-haiku-4-5", 1_000, 200, 100, on) == Decimal("0.0009")
+    assert pricer("Anthropic", "no-such-model", 1, 1, 0, on) is None
+    assert workspace_pricer(()) is price_per_request

@@ -182,6 +182,35 @@ def test_token_only_rows_are_priced_and_unknown_models_listed(importer, engine: 
     assert stored(engine, workspace_id) == (2, 2_650_000)
 
 
+def test_token_only_rows_are_priced_at_the_workspaces_negotiated_rate_from_its_date(
+    importer,
+    engine: Engine,
+    workspace_id: int,  # type: ignore[no-untyped-def]
+) -> None:
+    from decimal import Decimal
+
+    from core import price_overrides
+    from core.db import session_scope
+
+    with session_scope(engine) as session:
+        price_overrides.save_price_override(
+            session, workspace_id=workspace_id, provider="OpenAI", model="", discount_pct=Decimal(20),
+            input_usd_per_mtok=None, output_usd_per_mtok=None, cached_usd_per_mtok=None,
+            effective_from=dt.date(2026, 4, 2),
+        )  # fmt: skip
+    text = (
+        "date,amount,vendor,model,input_tokens,output_tokens\n"
+        "2026-04-01,,OpenAI,gpt-4o-mini,1000000,0\n"
+        "2026-04-02,,OpenAI,gpt-4o-mini,1000000,0\n"
+    )
+    mapping = ColumnMapping(date="date", amount="amount", vendor="vendor", model="model",
+                            input_tokens="input_tokens", output_tokens="output_tokens")  # fmt: skip
+    result = importer("usage.csv", text, mapping=mapping)
+    # $0.15 at list price the day before the agreement, $0.12 (20% off) from its first day.
+    assert result.total_usd == "0.270000"
+    assert stored(engine, workspace_id) == (2, 270_000)
+
+
 def test_a_file_cut_off_mid_row_is_refused(importer, engine: Engine, workspace_id: int) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BadFile, match="Row 3 has fewer cells than the header: the file looks cut off"):
         importer("cut.csv", "date,amount,vendor\n2026-01-01,1.00,OpenAI\n2026-01-02,2.0")
