@@ -2,7 +2,8 @@
 
 Four providers, thirteen models at their real list prices (genai-prices, as of each day), five departments,
 eight projects, ten customers; weekday seasonality, steady growth, one runaway-job spike and one migration
-to a cheaper model. Later features add their own demo parts (outcomes, revenue, budgets) beside `charges`.
+to a cheaper model, and a negotiated 10% discount on Bedrock. Later features add their own demo parts (outcomes,
+revenue, budgets, an adopted recommendation) beside `charges`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ MIGRATION_SHARE = Decimal("0.9")  # of support-bot traffic moved once the migrat
 MONTHLY_GROWTH = 0.045
 WEEKDAY_FACTOR = (1.0, 1.04, 1.06, 1.02, 0.93, 0.42, 0.33)  # Monday first
 SPIKE_MULTIPLIER = 7
+# Acme's AWS enterprise agreement bills Bedrock at 10% below list: the Optimize page's price check finds it
+# and offers to record it as a negotiated rate.
+NEGOTIATED = {"AWS Bedrock": Decimal("0.9")}
 VOLUME_SCALE = 6  # a mid-sized company: tens of thousands of dollars a month
 
 
@@ -159,7 +163,7 @@ def _charge_rows(workload: Workload, model: str, day: dt.date, requests: int) ->
     for customer, count in splits:
         if count == 0:
             continue
-        amount = unit * count
+        amount = unit * count * NEGOTIATED.get(workload.provider, Decimal(1))
         rows.append(
             {
                 "source_key": f"demo:{day.isoformat()}:{workload.project}:{model}:{customer or '-'}",

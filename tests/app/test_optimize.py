@@ -71,3 +71,24 @@ def test_an_admin_adopts_one_and_dismisses_another() -> None:
     assert (got[second.key].status, got[second.key].reason) == ("dismissed", decisions.DISMISS_REASONS[0])
     shown = " ".join(m.value for m in at.markdown)
     assert first.title not in shown and second.title not in shown
+
+
+def test_the_price_check_finds_the_demos_bedrock_discount_and_records_it_as_a_rate() -> None:
+    from decimal import Decimal
+
+    from core import price_overrides
+
+    at, workspace_id, today = demo_app("admin")
+    shown = " ".join(m.value for m in at.markdown)
+    assert "billed a steady 10.0% below list" in shown
+    models = next(d.value for d in at.dataframe if "Likely cause" in d.value.columns and "Days off" in d.value.columns)
+    bedrock = models[models["Provider"] == "AWS Bedrock"]
+    assert set(bedrock["Likely cause"]) == {"A discount"} and set(bedrock["Difference"]) == {"-10.0%"}
+    next(b for b in at.button if b.label.startswith("Record a 10.0% discount on AWS Bedrock")).click().run()
+    assert not at.exception
+    with session_scope(app_engine()) as session:
+        (rate,) = price_overrides.load_price_overrides(session, workspace_id=workspace_id)
+    assert (rate.provider, rate.model, rate.discount_bp) == ("AWS Bedrock", "", 1000)
+    assert Decimal(rate.discount_bp) / 100 == Decimal(10)
+    # With the rate recorded, Bedrock's bills match the estimate and nothing is flagged any more.
+    assert "billed a steady 10.0% below list" not in " ".join(m.value for m in at.markdown)
