@@ -289,23 +289,17 @@ def run_whatif_benchmark(engine: Any, workspace_id: int, today: dt.date) -> dict
 def _forecast_demo(db_url: str, today: dt.date) -> dict[str, Any]:
     """Every scope of the demo workspace forecast and every budget evaluated: cold (empty memo), then cached.
     Run in a fresh process, so the first call also pays for importing statsmodels, as a new server would."""
-    from core import budgets, demo
+    from connectors.alerting import load_outlook
+    from core import demo
     from insights import forecast, outlook
-    from insights.budgets import BudgetSpec
 
     engine = make_engine(db_url)
 
     def run() -> outlook.Outlook:
-        start, end = outlook.history_window(today)
         with session_scope(engine) as session:
             workspace = queries.load_workspace(session, slug=demo.DEMO_SLUG)
             assert workspace.id is not None
-            daily = queries.load_scope_daily(session, workspace_id=workspace.id, start=start, end=end)
-            specs = [
-                BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
-                for b in budgets.load_budgets(session, workspace_id=workspace.id)
-            ]
-        return outlook.compute_outlook(daily, specs, today=today)
+            return load_outlook(session, workspace_id=workspace.id, today=today)
 
     started = time.perf_counter()
     result = run()

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from core import demo, queries, security
 from core.db import cached_engine, session_scope, upgrade
@@ -250,32 +249,19 @@ def cmd_roi(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outlook(session: Any, workspace_id: int, today: dt.date) -> Any:
-    from core import budgets
-    from insights import outlook
-    from insights.budgets import BudgetSpec
-
-    start, end = outlook.history_window(today)
-    daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
-    specs = [
-        BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
-        for b in budgets.load_budgets(session, workspace_id=workspace_id)
-    ]
-    return outlook.compute_outlook(daily, specs, today=today)
-
-
 def _iso(day: dt.date | None) -> str | None:
     return None if day is None else day.isoformat()
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
+    from connectors import alerting
     from insights import forecast
 
     today = args.today or dt.datetime.now(dt.UTC).date()
     with session_scope(_engine()) as session:
         workspace = queries.load_workspace(session, slug=args.workspace)
         assert workspace.id is not None
-        view = _outlook(session, workspace.id, today)
+        view = alerting.load_outlook(session, workspace_id=workspace.id, today=today)
     rows = []
     for scope, item in sorted(view.scopes.items()):
         total = item.month_end

@@ -6,13 +6,8 @@ from ui import budgets, context, loaders, widgets
 
 ctx = context.current()
 st.title("What will it cost, and will we stay within budget?")
-if flash := st.session_state.pop("flash", None):
-    st.success(flash, icon=":material/check_circle:")
-
-options = loaders.filter_options(ctx.workspace_id, ctx.data_version)
-if options.first_day is None:
-    widgets.render_empty_state(can_edit=ctx.can("admin"))
-    st.stop()
+widgets.render_flash()
+options = widgets.require_spend(ctx.workspace_id, ctx.data_version, can_edit=ctx.can("admin"))
 
 today = ctx.today()
 with st.spinner("Forecasting every department, project, provider and customer…"):

@@ -1,16 +1,11 @@
 import streamlit as st
 
-from ui import context, loaders, optimize, widgets
+from ui import context, optimize, widgets
 
 ctx = context.current()
 st.title("What should we change?")
-if flash := st.session_state.pop("flash", None):
-    st.success(flash, icon=":material/check_circle:")
-
-options = loaders.filter_options(ctx.workspace_id, ctx.data_version)
-if options.first_day is None:
-    widgets.render_empty_state(can_edit=ctx.can("admin"))
-    st.stop()
+widgets.render_flash()
+options = widgets.require_spend(ctx.workspace_id, ctx.data_version, can_edit=ctx.can("admin"))
 
 with st.spinner("Pricing every workload against cheaper options…"):
     view = optimize.load_advice(ctx.workspace_id, ctx.data_version, ctx.today())

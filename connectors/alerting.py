@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from connectors import notify
 from core import alerts, budgets, queries
@@ -41,20 +41,36 @@ class AlertRun:
     already: tuple[str, ...]  # dedupe keys recorded before (by an earlier run or another replica)
 
 
+def load_budget_specs(session: Session, *, workspace_id: int) -> list[BudgetSpec]:
+    """The workspace's budgets as the pure evaluation takes them."""
+    return [
+        BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
+        for b in budgets.load_budgets(session, workspace_id=workspace_id)
+    ]
+
+
+def load_outlook(session: Session, *, workspace_id: int, today: dt.date, with_history: bool = False) -> outlook.Outlook:
+    """Read what the month's outlook needs and compute it: the one path for the page, the CLI, the alert run and
+    the benchmark. ``with_history`` adds each budget's past months."""
+    start, end = outlook.history_window(today)
+    daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
+    monthly = None
+    if with_history:
+        first = (today.replace(day=1) - dt.timedelta(days=200)).replace(day=1)
+        monthly = queries.load_scope_monthly(session, workspace_id=workspace_id, start=first, end=today)
+    specs = load_budget_specs(session, workspace_id=workspace_id)
+    return outlook.compute_outlook(daily, specs, today=today, scope_monthly=monthly)
+
+
 def evaluate_workspace(engine: Engine, *, workspace_id: int, today: dt.date) -> list[AlertCandidate]:
     """Budget thresholds and predicted overruns for the month containing ``today``, and the last days' spikes."""
-    start, end = outlook.history_window(today)
+    end = today - dt.timedelta(days=1)
+    since = end - dt.timedelta(days=ANOMALY_ALERT_DAYS - 1)
     with session_scope(engine) as session:
-        daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
-        specs = [
-            BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
-            for b in budgets.load_budgets(session, workspace_id=workspace_id)
-        ]
-        since = end - dt.timedelta(days=ANOMALY_ALERT_DAYS - 1)
+        view = load_outlook(session, workspace_id=workspace_id, today=today)
         spikes_frame = queries.load_anomaly_frame(
             session, workspace_id=workspace_id, start=since - dt.timedelta(days=ANOMALY_HISTORY_DAYS), end=end
         )
-    view = outlook.compute_outlook(daily, specs, today=today)
     spikes = detect_anomalies(spikes_frame, start=since, end=end)
     return [*compute_budget_alerts(view.budgets), *compute_anomaly_alerts(spikes, since=since)]
 

@@ -7,7 +7,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core import budgets, queries
+from connectors import alerting
+from core import queries
 from insights import outlook
 from insights.anomalies import Anomaly, detect_anomalies
 from insights.budgets import BudgetSpec
@@ -84,24 +85,16 @@ def user_count() -> int:
 def budget_specs(workspace_id: int) -> tuple[BudgetSpec, ...]:
     """The workspace's budgets as plain specs (read fresh: budgets change without touching the data version)."""
     with open_session() as session:
-        return tuple(
-            BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
-            for b in budgets.load_budgets(session, workspace_id=workspace_id)
-        )
+        return tuple(alerting.load_budget_specs(session, workspace_id=workspace_id))
 
 
 @st.cache_data(ttl=900, max_entries=16, show_spinner=False)
 def _outlook(
     url: str, workspace_id: int, data_version: int, today: dt.date, specs: tuple[BudgetSpec, ...]
 ) -> outlook.Outlook:
-    start, end = outlook.history_window(today)
-    history_start = outlook.month_bounds(today)[0].replace(day=1) - dt.timedelta(days=200)
+    # ``specs`` is only the cache key: the same budgets are read again with the data.
     with open_session() as session:
-        daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
-        monthly = queries.load_scope_monthly(
-            session, workspace_id=workspace_id, start=history_start.replace(day=1), end=today
-        )
-    return outlook.compute_outlook(daily, specs, today=today, scope_monthly=monthly)
+        return alerting.load_outlook(session, workspace_id=workspace_id, today=today, with_history=True)
 
 
 def month_outlook(workspace_id: int, data_version: int, today: dt.date) -> outlook.Outlook:

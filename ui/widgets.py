@@ -142,3 +142,20 @@ def render_budget_used(specs: tuple[BudgetSpec, ...], summary: SpendSummary, *, 
         f"{format_usd(budget.amount_micros, cents=False)} ({used:.0%}); on pace for {projected:.0%} by month end.",
     )
     st.page_link("app_pages/forecast.py", label="Forecast and budgets", icon=":material/query_stats:")
+
+
+def render_flash() -> None:
+    """The message an action left for the page it reran into (st.session_state["flash"])."""
+    if flash := st.session_state.pop("flash", None):
+        st.success(flash, icon=":material/check_circle:")
+
+
+def require_spend(workspace_id: int, data_version: int, *, can_edit: bool) -> FilterOptions:
+    """The workspace's filter options; without any spend, the empty state instead of the page (st.stop)."""
+    from ui import loaders
+
+    options = loaders.filter_options(workspace_id, data_version)
+    if options.first_day is None:
+        render_empty_state(can_edit=can_edit)
+        st.stop()
+    return options

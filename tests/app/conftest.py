@@ -39,3 +39,18 @@ def titles(at: AppTest) -> list[str]:
 @pytest.fixture(autouse=True)
 def _fresh_app(app_env: Path) -> None:
     """Every AppTest runs against its own empty database."""
+
+
+def open_demo_page(page: str, title: str, *, role: str = "viewer") -> tuple[AppTest, int, dt.date]:
+    """Ada (in `role`) on `page` of a workspace holding the demo up to today; the page shows `title`."""
+    from tests.conftest import app_engine, load_demo, make_member
+
+    engine = app_engine()
+    workspace_id = make_member(engine, username="ada", role=role)
+    today = utc_today()
+    load_demo(engine, workspace_id, today)
+    at = signed_in_app("ada")
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert titles(at) == [title]
+    return at, workspace_id, today

@@ -10,22 +10,14 @@ from core import decisions, demo, queries
 from core.db import session_scope
 from core.money import format_usd
 from insights import advice
-from tests.app.conftest import signed_in_app, titles, utc_today
-from tests.conftest import app_engine, load_demo, make_member
+from tests.app.conftest import open_demo_page
+from tests.conftest import app_engine
 
 PAGE = "app_pages/optimize.py"
 
 
-def demo_app(role: str) -> tuple[AppTest, int, dt.date]:
-    engine = app_engine()
-    workspace_id = make_member(engine, username="ada", role=role)
-    today = utc_today()
-    load_demo(engine, workspace_id, today)
-    at = signed_in_app("ada")
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    assert titles(at) == ["What should we change?"]
-    return at, workspace_id, today
+def demo_app(role: str = "viewer") -> tuple[AppTest, int, dt.date]:
+    return open_demo_page(PAGE, "What should we change?", role=role)
 
 
 def expected(workspace_id: int, today: dt.date) -> advice.Advice:

@@ -13,8 +13,8 @@ from core import outcomes, queries, revenue
 from core.db import session_scope
 from core.money import format_usd_short
 from insights import roi
-from tests.app.conftest import signed_in_app, titles, utc_today
-from tests.conftest import app_engine, load_demo, make_member
+from tests.app.conftest import open_demo_page, signed_in_app, utc_today
+from tests.conftest import app_engine, make_member
 from ui.profitability import compute_period, format_roi
 
 PAGE = "app_pages/profitability.py"
@@ -53,14 +53,7 @@ def by(frame: pd.DataFrame, key: str, value: str) -> dict[str, int]:
 
 
 def demo_app(role: str = "viewer") -> tuple[AppTest, int, dt.date]:
-    engine = app_engine()
-    workspace_id = make_member(engine, username="ada", role=role)
-    today = utc_today()
-    load_demo(engine, workspace_id, today)
-    at = signed_in_app("ada")
-    at.switch_page(PAGE).run()
-    assert not at.exception and titles(at) == ["Does AI pay for itself?"]
-    return at, workspace_id, today
+    return open_demo_page(PAGE, "Does AI pay for itself?", role=role)
 
 
 def table_with(at: AppTest, column: str) -> pd.DataFrame:

@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 
-from core import budgets, queries
+from connectors import alerting
 from core.db import make_engine, session_scope, upgrade
 from core.money import format_usd
 from insights import outlook
-from insights.budgets import BudgetSpec
 from insights.forecast import Scope
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle
 from tests.browser.test_connect_journey import _assert_no_traceback
@@ -21,15 +20,10 @@ pytestmark = pytest.mark.browser
 
 def _outlook(database_url: str, workspace_id: int, today: dt.date) -> outlook.Outlook:
     engine = make_engine(database_url)
-    start, end = outlook.history_window(today)
     with session_scope(engine) as session:
-        daily = queries.load_scope_daily(session, workspace_id=workspace_id, start=start, end=end)
-        specs = [
-            BudgetSpec(b.id, b.scope, b.scope_value, b.amount_micros, tuple(b.thresholds))
-            for b in budgets.load_budgets(session, workspace_id=workspace_id)
-        ]
+        view = alerting.load_outlook(session, workspace_id=workspace_id, today=today)
     engine.dispose()
-    return outlook.compute_outlook(daily, specs, today=today)
+    return view
 
 
 def test_create_a_budget_and_see_its_projected_exceed_date(chromium: str, live_server: LiveServer) -> None:
