@@ -396,6 +396,40 @@ def _same_provider_saving(w: _Workload, now: Decimal, new: Decimal) -> Decimal:
         return Decimal(w.cost) * (1 - new / now)
 
 
+def _for_workload(
+    w: _Workload,
+    book: _Book,
+    *,
+    kind: Kind,
+    key_tail: str,
+    title: str,
+    saving: Decimal | int,
+    confidence: Confidence,
+    method: str,
+    steps: tuple[str, ...],
+    target_model: str = "",
+    target_provider: str = "",
+) -> Recommendation:
+    """A recommendation scoped to one workload: keyed by kind, provider, model and `key_tail`, with the saving and
+    the workload's cost scaled to a month. `confidence` is used as given (callers apply `_demoted` where it fits)."""
+    return Recommendation(
+        key=_key(kind, w.provider, w.model, key_tail),
+        kind=kind,
+        title=title,
+        monthly_saving_micros=book.monthly(saving),
+        confidence=confidence,
+        method=method,
+        steps=steps,
+        provider=w.provider,
+        model=w.model,
+        project=w.project,
+        api_key=w.api_key,
+        target_model=target_model,
+        current_monthly_micros=book.monthly(w.cost),
+        target_provider=target_provider,
+    )
+
+
 @dataclass(frozen=True)
 class _Move:
     provider: str
@@ -483,20 +517,17 @@ def _cheaper_model(w: _Workload, book: _Book, providers: set[str], workloads: li
         + (f", using a {move.provider} key." if cross else "."),
         "Watch quality and the cost per request for two weeks, then mark this adopted to track the saving.",
     )
-    return Recommendation(
-        key=_key("cheaper_model", w.provider, w.model, f"{w.project}->{_target_ref(move, cross)}"),
+    return _for_workload(
+        w,
+        book,
         kind="cheaper_model",
+        key_tail=f"{w.project}->{_target_ref(move, cross)}",
         title=title,
-        monthly_saving_micros=book.monthly(move.saving),
+        saving=move.saving,
         confidence=_demoted(confidence, w),
         method=method,
         steps=steps,
-        provider=w.provider,
-        model=w.model,
-        project=w.project,
-        api_key=w.api_key,
         target_model=move.model,
-        current_monthly_micros=book.monthly(w.cost),
         target_provider=move.provider,
     )
 
@@ -525,20 +556,17 @@ def _superseded(w: _Workload, book: _Book) -> Recommendation | None:
         f"Test {_label(w.project)}'s prompts on {successor}, then change the model setting from {w.model}.",
         "Mark this adopted to track the saving.",
     )
-    return Recommendation(
-        key=_key("superseded_model", w.provider, w.model, f"{w.project}->{successor}"),
+    return _for_workload(
+        w,
+        book,
         kind="superseded_model",
+        key_tail=f"{w.project}->{successor}",
         title=f"Move {_label(w.project)} from {w.model} to its cheaper successor {successor}",
-        monthly_saving_micros=book.monthly(saving),
+        saving=saving,
         confidence=_demoted(confidence, w),
         method=method,
         steps=steps,
-        provider=w.provider,
-        model=w.model,
-        project=w.project,
-        api_key=w.api_key,
         target_model=successor,
-        current_monthly_micros=book.monthly(w.cost),
     )
 
 
@@ -575,20 +603,16 @@ def _caching(w: _Workload, book: _Book) -> Recommendation | None:
         _caching_step(w.provider),
         "Check the cached-token share in the next weeks' usage, then mark this adopted to track the saving.",
     )
-    return Recommendation(
-        key=_key("prompt_caching", w.provider, w.model, w.project),
+    return _for_workload(
+        w,
+        book,
         kind="prompt_caching",
+        key_tail=w.project,
         title=f"Cache the repeated prompt prefix in {_label(w.project)} on {w.model}",
-        monthly_saving_micros=book.monthly(saving),
+        saving=saving,
         confidence=_demoted(confidence, w),
         method=method,
         steps=steps,
-        provider=w.provider,
-        model=w.model,
-        project=w.project,
-        api_key=w.api_key,
-        target_model="",
-        current_monthly_micros=book.monthly(w.cost),
     )
 
 
@@ -676,20 +700,16 @@ def _batch(w: _Workload, book: _Book, daily: pd.DataFrame | None, hourly: pd.Dat
         f"Write its requests to a JSONL file and submit them to {w.provider}'s batch endpoint instead of one by one.",
         "Collect the results when the batch completes, then mark this adopted to track the saving.",
     )
-    return Recommendation(
-        key=_key("batch_api", w.provider, w.model, w.project),
+    return _for_workload(
+        w,
+        book,
         kind="batch_api",
+        key_tail=w.project,
         title=f"Send {_label(w.project)}'s {w.model} work through the {w.provider} batch API",
-        monthly_saving_micros=book.monthly(saving),
+        saving=saving,
         confidence=confidence,
         method=method,
         steps=steps,
-        provider=w.provider,
-        model=w.model,
-        project=w.project,
-        api_key=w.api_key,
-        target_model="",
-        current_monthly_micros=book.monthly(w.cost),
     )
 
 
