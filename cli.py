@@ -370,7 +370,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         since = min([start, *(day - dt.timedelta(days=advice.WINDOW_DAYS) for day in adopted_days)])
         usage = queries.load_usage_profile(session, workspace_id=workspace.id, start=start, end=end)
         daily = queries.load_model_daily(session, workspace_id=workspace.id, start=since, end=end)
-    view = advice.compute_advice(usage, daily, chosen, today=today)
+        hourly = queries.load_hourly_profile(session, workspace_id=workspace.id, start=start, end=end)
+    view = advice.compute_advice(usage, daily, chosen, today=today, hourly=hourly, timezone=workspace.timezone)
     body = {
         "workspace": workspace.slug, "from": start.isoformat(), "to": end.isoformat(),
         "recommendations": [

@@ -8,7 +8,7 @@ widgets.render_flash()
 options = widgets.require_spend(ctx.workspace_id, ctx.data_version, can_edit=ctx.can("admin"))
 
 with st.spinner("Pricing every workload against cheaper options…"):
-    view = optimize.load_advice(ctx.workspace_id, ctx.data_version, ctx.today())
+    view = optimize.load_advice(ctx.workspace_id, ctx.data_version, ctx.today(), ctx.workspace_timezone)
 optimize.render_kpis(view)
 st.caption(
     f"From your last 30 days of usage ({view.start:%b %d} – {view.end:%b %d}), priced with genai-prices' list "

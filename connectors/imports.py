@@ -19,7 +19,7 @@ from sqlmodel import Session
 from connectors.files import detect_parser, get_parser
 from connectors.files.base import BadFile, Parsed, Parser, RawFile, SkippedRow
 from connectors.files.generic import ColumnMapping, GenericParser
-from connectors.files.normalise import Rolled, Unpriced, roll_up
+from connectors.files.normalise import HOUR_KEY, Rolled, Unpriced, roll_up
 from core import price_overrides, queries
 from core.money import decimal_string, to_micros
 from core.pricing import Pricer, price_per_request, workspace_pricer
@@ -122,7 +122,11 @@ def _merge(parts: list[Rolled], rates: Mapping[str, Decimal]) -> Rolled:
     merged: dict[str, dict[str, Any]] = {}
     originals: dict[str, Decimal] = {}
     unpriced: dict[tuple[str, str], list[int]] = {}
+    hourly: dict[tuple[Any, ...], int] = {}
     for part in parts:
+        for hour in part.hourly:
+            at = tuple(hour[name] for name in HOUR_KEY)
+            hourly[at] = hourly.get(at, 0) + hour["requests"]
         for row in part.rows:
             key = row["source_key"]
             seen = merged.get(key)
@@ -150,6 +154,7 @@ def _merge(parts: list[Rolled], rates: Mapping[str, Decimal]) -> Rolled:
         unpriced=[Unpriced(p, m, *t) for (p, m), t in sorted(unpriced.items())],
         first_day=min(days) if days else None,
         last_day=max(days) if days else None,
+        hourly=[dict(zip(HOUR_KEY, key, strict=True), requests=count) for key, count in hourly.items()],
     )
 
 
@@ -274,6 +279,7 @@ def import_file(
         session, workspace_id=workspace_id, source=parser.name, filename=name[:255], connection_id=connection_id
     )
     upserted = queries.upsert_charges(session, workspace_id=workspace_id, rows=rolled.rows, import_id=batch.id)
+    queries.upsert_usage_hours(session, workspace_id=workspace_id, source=parser.namespace, rows=rolled.hourly)
     result = ImportResult(
         format=parser.name,
         format_label=parser.label,

@@ -431,3 +431,23 @@ class RecommendationDecision(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     user_id: int | None = Field(default=None)
     decided_at: dt.datetime = _created()
+
+
+# Requests per UTC hour of a day from request-level imports (gateway logs): the time-of-day profile behind
+# batch advice. Daily-only sources have none.
+class UsageHour(SQLModel, table=True):
+    __tablename__ = "usage_hour"
+    __table_args__ = (
+        UniqueConstraint(
+            "workspace_id", "source", "day", "provider", "model", "project", "hour", name="uq_usage_hour_key"
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    source: str = Field(max_length=40)  # the parser's namespace, so two imports of one log replace each other
+    day: dt.date
+    provider: str = Field(max_length=40)
+    model: str = Field(default="", max_length=120)
+    project: str = Field(default="", max_length=80)
+    hour: int  # 0-23, UTC
+    requests: int = Field(sa_type=BigInteger)

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 import pandas as pd
 from sqlalchemy import Date, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -32,6 +33,7 @@ from core.models import (
     SpendDay,
     SpendMonth,
     SpendRollup,
+    UsageHour,
     User,
     Workspace,
     utcnow,
@@ -408,6 +410,30 @@ def upsert_charges(
     return result
 
 
+def upsert_usage_hours(session: Session, *, workspace_id: int, source: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Store requests per UTC hour (dicts with day, provider, model, project, hour, requests) from one source.
+
+    An hour already stored for the source is replaced, not added to: importing the same log again changes nothing.
+    """
+    table = UsageHour.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["workspace_id", "source", "day", "provider", "model", "project", "hour"],
+        set_={"requests": statement.excluded.requests},
+    )
+    for chunk in _chunks(rows, _CHUNK):
+        session.execute(
+            statement,
+            [
+                {"workspace_id": workspace_id, "source": source, "day": row["day"], "provider": row["provider"],
+                 "model": row.get("model", ""), "project": row.get("project", ""), "hour": int(row["hour"]),
+                 "requests": int(row["requests"])}
+                for row in chunk
+            ],
+        )  # fmt: skip
+
+
 def _month_of(column: Any, dialect: str) -> Any:
     if dialect == "sqlite":
         return func.date(column, "start of month")
@@ -722,6 +748,24 @@ def load_model_daily(session: Session, *, workspace_id: int, start: dt.date, end
     return frame
 
 
+HOURLY_KEYS = ("provider", "model", "project", "hour")
+
+
+def load_hourly_profile(session: Session, *, workspace_id: int, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Requests per provider × model × project × UTC hour (0-23), summed over the days in [start, end]."""
+    style = _driver_style(session)
+    mark = style.mark
+    keys = ", ".join(HOURLY_KEYS)
+    sql = (
+        f"SELECT {keys}, SUM(requests) FROM usage_hour WHERE workspace_id = {mark} "  # noqa: S608
+        f"AND day >= {mark} AND day <= {mark} GROUP BY {keys} ORDER BY {keys}"
+    )
+    params = [workspace_id, style.day(start), style.day(end)]
+    frame = _frame(_run_raw(session, sql, params), (*HOURLY_KEYS, "requests"))
+    frame["hour"] = frame["hour"].astype("int64")
+    return frame
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     providers: tuple[str, ...]
@@ -800,12 +844,13 @@ def has_charges(session: Session, *, workspace_id: int) -> bool:
 
 
 def delete_workspace_data(session: Session, *, workspace_id: int, user_id: int | None) -> int:
-    """Delete every charge, rollup, import, connection and the alerts they raised; returns charges deleted. Audited.
+    """Delete every charge, rollup, hourly count, import, connection and the alerts they raised; returns charges
+    deleted. Audited.
 
     Budgets, notification channels and the mail server are settings, not data: they stay.
     """
     deleted = session.execute(delete(Charge).where(col(Charge.workspace_id) == workspace_id)).rowcount
-    for table in (SpendRollup, SpendMonth, SpendDay, ImportBatch, Connection, Alert):
+    for table in (SpendRollup, SpendMonth, SpendDay, UsageHour, ImportBatch, Connection, Alert):
         session.execute(delete(table).where(col(table.workspace_id) == workspace_id))
     session.execute(
         update(Workspace).where(col(Workspace.id) == workspace_id).values(data_version=Workspace.data_version + 1)

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -65,16 +66,29 @@ def track(detail: Mapping[str, Any], daily: pd.DataFrame, *, today: dt.date) -> 
     )  # fmt: skip
 
 
+def local_hours(hourly: pd.DataFrame | None, timezone: str, on: dt.date) -> pd.DataFrame | None:
+    """Stored UTC hours moved to the workspace's clock (its offset on ``on``), where "office hours" are judged."""
+    if hourly is None or hourly.empty or timezone == "UTC":
+        return hourly
+    noon = dt.datetime.combine(on, dt.time(12), ZoneInfo(timezone))
+    offset = noon.utcoffset() or dt.timedelta(0)
+    shift = round(offset.total_seconds() / 3600)
+    return hourly.assign(hour=(hourly["hour"].astype("int64") + shift) % 24)
+
+
 def compute_advice(
     usage: pd.DataFrame,
     tracker_daily: pd.DataFrame,
     decisions: Mapping[str, tuple[str, str, int, Mapping[str, Any]]],
     *,
     today: dt.date,
+    hourly: pd.DataFrame | None = None,
+    timezone: str = "UTC",
 ) -> Advice:
-    """``decisions``: key → (status, title, estimated monthly micros, detail), as stored by core.decisions."""
+    """``decisions``: key → (status, title, estimated monthly micros, detail), as stored by core.decisions;
+    ``hourly``: requests per provider, model, project and hour over the window, the Batch API's best evidence."""
     start, end = analysis_window(today)
-    found = compute_recommendations(usage, end=end, window_days=WINDOW_DAYS)
+    found = compute_recommendations(usage, end=end, window_days=WINDOW_DAYS, hourly=local_hours(hourly, timezone, end))
     open_ = tuple(r for r in found if r.key not in decisions)
     dismissed = tuple(r for r in found if decisions.get(r.key, ("",))[0] == "dismissed")
     adopted = tuple(

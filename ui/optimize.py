@@ -36,7 +36,9 @@ def _decisions(workspace_id: int) -> dict[str, tuple[str, str, int, dict[str, An
 
 
 @st.cache_data(ttl=900, max_entries=16, show_spinner=False)
-def _advice(url: str, workspace_id: int, data_version: int, today: dt.date, decided: tuple[Any, ...]) -> Advice:
+def _advice(
+    url: str, workspace_id: int, data_version: int, today: dt.date, decided: tuple[Any, ...], timezone: str
+) -> Advice:
     chosen = {key: (status, title, estimate, dict(detail)) for key, status, title, estimate, detail in decided}
     start, end = advice.analysis_window(today)
     adopted_days = [dt.date.fromisoformat(str(d["adopted_on"])) for _, (s, _, _, d) in chosen.items() if s == "adopted"]
@@ -44,17 +46,18 @@ def _advice(url: str, workspace_id: int, data_version: int, today: dt.date, deci
     with open_session() as session:
         usage = queries.load_usage_profile(session, workspace_id=workspace_id, start=start, end=end)
         daily = queries.load_model_daily(session, workspace_id=workspace_id, start=since, end=end)
-    return advice.compute_advice(usage, daily, chosen, today=today)
+        hourly = queries.load_hourly_profile(session, workspace_id=workspace_id, start=start, end=end)
+    return advice.compute_advice(usage, daily, chosen, today=today, hourly=hourly, timezone=timezone)
 
 
-def load_advice(workspace_id: int, data_version: int, today: dt.date) -> Advice:
+def load_advice(workspace_id: int, data_version: int, today: dt.date, timezone: str = "UTC") -> Advice:
     """Open recommendations and adopted ones with their realised savings; cached per data version and decisions."""
     chosen = _decisions(workspace_id)
     decided = tuple(
         (key, status, title, estimate, tuple(sorted((k, str(v)) for k, v in detail.items())))
         for key, (status, title, estimate, detail) in sorted(chosen.items())
     )
-    return _advice(get_settings().database_url, workspace_id, data_version, today, decided)
+    return _advice(get_settings().database_url, workspace_id, data_version, today, decided, timezone)
 
 
 def adopt(ctx: Context, rec: Recommendation) -> None:

@@ -34,6 +34,8 @@ COUNT_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "requests")
 # day: datetime64 at UTC midnight; amount: Decimal or None (None = price it from tokens); currency: ISO code;
 # tags: JSON text or ""; row: the 1-based line in the file, for messages.
 CANONICAL = ("day", "amount", "currency", *TEXT_COLUMNS, *COUNT_COLUMNS, "tags", "row")
+# Only request-level sources know it: hour, the UTC hour of the request (0-23, or -1 for a date without a time).
+OPTIONAL = ("hour",)
 
 
 class BadFile(InvalidInput):
@@ -426,6 +428,19 @@ def day_cells(
 
     Unix seconds, ISO 8601 (with or without offset), and (given `date_format` or `dayfirst`) local styles.
     """
+    parsed = utc_timestamps(frame, column, errors, dayfirst=dayfirst, date_format=date_format)
+    return parsed.dt.tz_localize(None).dt.normalize()
+
+
+def utc_timestamps(
+    frame: pd.DataFrame,
+    column: str,
+    errors: RowErrors,
+    *,
+    dayfirst: bool = False,
+    date_format: str | None = None,
+) -> pd.Series:
+    """Timestamps or dates → UTC timestamps, read as `day_cells` reads them (bad cells reported, then 1970-01-01)."""
     series = frame[column]
     text = series.astype(str).str.strip()
     if len(text) and text.str.match(_UNIX_SECONDS).all():
@@ -446,7 +461,7 @@ def day_cells(
             reason = "the date is blank" if not str(cell).strip() else f"'{_shorten(cell)}' is not a date we can read"
             errors.report(int(row), column, reason, "Dates look like 2026-03-31 or 2026-03-31T14:00:00Z.")
         parsed = parsed.mask(bad, pd.Timestamp("1970-01-01", tz="UTC"))
-    return parsed.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    return parsed.dt.tz_convert("UTC")
 
 
 def _shorten(cell: Any) -> str:
@@ -489,7 +504,7 @@ def canonical(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     """A canonical frame from `row` of `frame` and the given columns (values or arrays); defaults for the rest."""
     out = pd.DataFrame({"row": frame["row"].to_numpy()})
     for name, value in columns.items():
-        if name not in CANONICAL:
+        if name not in CANONICAL and name not in OPTIONAL:
             raise KeyError(f"{name} is not a canonical column")
         if isinstance(value, pd.Series):
             if len(value) != len(out):
@@ -511,7 +526,7 @@ def canonical(frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
         out["tags"] = ""
     if "day" not in out:
         out["day"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-    return out[list(CANONICAL)]
+    return out[[*CANONICAL, *(name for name in OPTIONAL if name in out)]]
 
 
 def text_of(frame: pd.DataFrame, *names: str, default: str = "") -> pd.Series:

@@ -33,6 +33,7 @@ from connectors.files.base import (
     read_table,
     rows_from_records,
     sniff_delimiter,
+    utc_timestamps,
 )
 from core.classify import classify
 
@@ -43,6 +44,7 @@ _UTC_TIMESTAMP = (
     r"^\d{4}-\d{2}-\d{2}([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?)?"
     r"\s*(Z|z|UTC|[+-]00(:?00)?)?$"
 )
+_UNIX_TIME = r"\d{9,10}(\.\d+)?"  # Unix seconds, as `day_cells` reads them
 # A property or metadata key, lower case and without separators, → the charge dimension it names.
 DIMENSION_KEYS = {
     "customer": ("customer", "customerid", "customername", "client", "clientid", "tenant", "tenantid", "account",
@@ -237,21 +239,39 @@ def token_cells(frame: pd.DataFrame, name: str, errors: RowErrors) -> np.ndarray
 
 
 def utc_days(frame: pd.DataFrame, name: str, errors: RowErrors) -> pd.Series:
-    """The UTC day of each timestamp, as `day_cells` gives it. When every cell is naive, Z or +00:00 the day
-    is the first ten characters, so only the distinct days are parsed; other offsets (where the UTC day can
-    differ from the written one) and bad cells go through `day_cells`."""
+    """The UTC day of each timestamp, as `day_cells` gives it."""
+    return utc_days_and_hours(frame, name, errors)[0]
+
+
+def utc_days_and_hours(frame: pd.DataFrame, name: str, errors: RowErrors) -> tuple[pd.Series, np.ndarray]:
+    """The UTC day of each timestamp, as `day_cells` gives it, and its UTC hour (-1 for a date without a time).
+
+    When every cell is naive, Z or +00:00, day and hour are the first thirteen characters, so only the distinct
+    hours are parsed; other offsets (where the UTC day can differ from the written one) and bad cells go through
+    `utc_timestamps`."""
     text = _arrow(frame[name])
     if text is not None and len(text):
         stripped = pc.utf8_trim_whitespace(text)
         if pc.all(pc.match_substring_regex(stripped, _UTC_TIMESTAMP)).as_py():
-            codes, uniques = pd.factorize(pd.Series(pc.utf8_slice_codeunits(stripped, 0, 10), dtype="str"))
+            codes, uniques = pd.factorize(pd.Series(pc.utf8_slice_codeunits(stripped, 0, 13), dtype="str"))
+            heads = [str(head) for head in uniques]
             # The distinct days go through `day_cells` itself, so its rules (and any range it refuses) hold.
-            distinct = pd.DataFrame({"day": uniques.astype(str), "row": np.arange(len(uniques))})
+            distinct = pd.DataFrame({"day": [head[:10] for head in heads], "row": np.arange(len(heads))})
             check = RowErrors(skip_bad_rows=True)
             days = day_cells(distinct, "day", check)
             if not check.skipped and (codes >= 0).all():
-                return pd.Series(days.to_numpy()[codes], index=frame.index)
-    return day_cells(frame, name, errors)
+                hours = np.array([_hour_of(head) for head in heads], dtype=np.int8)
+                return pd.Series(days.to_numpy()[codes], index=frame.index), hours[codes]
+    stamps = utc_timestamps(frame, name, errors)
+    cells = frame[name].astype(str).str.strip()
+    timed = cells.str.contains(":", regex=False, na=False) | cells.str.fullmatch(_UNIX_TIME, na=False)
+    hours = np.where(timed.to_numpy(dtype=bool), stamps.dt.hour.to_numpy(), -1).astype(np.int8)
+    return stamps.dt.tz_localize(None).dt.normalize(), hours
+
+
+def _hour_of(head: str) -> int:
+    """'2026-01-05T14' → 14; a date alone ('2026-01-05', '2026-01-05Z') has no hour: -1."""
+    return int(head[11:13]) if len(head) == 13 and head[10] in "T " and head[11:13].isdigit() else -1
 
 
 def _parse_json_text(value: Any, parse_float: Callable[[str], Any]) -> Any:

@@ -37,7 +37,7 @@ from connectors.files.gateway import (
     tags_text,
     text_column,
     token_cells,
-    utc_days,
+    utc_days_and_hours,
 )
 
 _SIGNS = {"requestproperties", "requestuserid", "responsestatus", "requestmodel", "promptcachereadtokens",
@@ -78,7 +78,7 @@ class HeliconeParser:
             return Parsed(frame=canonical(frame), rows_read=0)
         errors = RowErrors(skip_bad_rows=skip_bad_rows)
         notes: list[str] = []
-        day = utc_days(frame, created, errors)
+        day, hour = utc_days_and_hours(frame, created, errors)
         tokens = {
             field: token_cells(frame, name, errors) if name else np.zeros(len(frame), dtype=np.int64)
             for field, name in (
@@ -108,6 +108,7 @@ class HeliconeParser:
         out = canonical(
             frame,
             day=day,
+            hour=hour,
             amount=nothing_to_price(amount, used),
             currency="USD",
             provider=provider,

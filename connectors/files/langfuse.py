@@ -35,7 +35,7 @@ from connectors.files.gateway import (
     tags_text,
     text_column,
     token_cells,
-    utc_days,
+    utc_days_and_hours,
 )
 
 _SIGNS = {"type", "usagedetails", "costdetails", "totalcost", "calculatedtotalcost", "prompttokens",
@@ -74,7 +74,7 @@ class LangfuseParser:
         errors = RowErrors(skip_bad_rows=skip_bad_rows)
         if isinstance(frame[start].dtype, pd.StringDtype):  # CSV: dates are written as JSON strings, quotes included
             frame[start] = frame[start].str.strip().str.strip('"')
-        day = utc_days(frame, start, errors)
+        day, hour = utc_days_and_hours(frame, start, errors)
         input_tokens, output_tokens, cached = _tokens(frame, errors)
         amount = _costs(frame, errors)
 
@@ -89,6 +89,7 @@ class LangfuseParser:
         out = canonical(
             frame,
             day=day,
+            hour=hour,
             amount=nothing_to_price(amount, input_tokens, output_tokens),
             currency="USD",
             provider=provider,

@@ -25,7 +25,7 @@ from connectors.files.gateway import (
     tag_cells,
     text_column,
     token_cells,
-    utc_days,
+    utc_days_and_hours,
 )
 
 _SIGNS = {"requestid", "calltype", "customllmprovider", "modelgroup", "apikey", "enduser", "requesttags", "teamid",
@@ -66,7 +66,7 @@ class LiteLLMParser:
         if frame.empty:
             return Parsed(frame=canonical(frame), rows_read=0)
         errors = RowErrors(skip_bad_rows=skip_bad_rows)
-        day = utc_days(frame, start, errors)
+        day, hour = utc_days_and_hours(frame, start, errors)
         amount = money_cells(frame, spend, errors)
         tokens = {
             field: token_cells(frame, name, errors) if name else np.zeros(len(frame), dtype=np.int64)
@@ -89,6 +89,7 @@ class LiteLLMParser:
         out = canonical(
             frame,
             day=day,
+            hour=hour,
             amount=nothing_to_price(amount, tokens["input_tokens"], tokens["output_tokens"]),
             currency="USD",
             provider=provider,

@@ -33,6 +33,7 @@ CURRENCIES = frozenset(
 # One day's line: far beyond any real bill, and sums of many such lines still fit a BIGINT of micro-dollars.
 MAX_CHARGE_USD = Decimal(10**10)
 GROUP_COLUMNS = ("day", "currency", *TEXT_COLUMNS, "tags")
+HOUR_KEY = ("day", "provider", "model", "project", "hour")
 Pricer = Callable[[str, str, int, int, int, dt.date], Decimal | None]
 
 
@@ -54,6 +55,8 @@ class Rolled:
     unpriced: list[Unpriced] = field(default_factory=list)
     first_day: dt.date | None = None
     last_day: dt.date | None = None
+    # Requests per UTC hour (dicts with HOUR_KEY and requests), from request-level frames only.
+    hourly: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_rates(pairs: Mapping[str, str | Decimal]) -> dict[str, Decimal]:
@@ -153,6 +156,8 @@ def roll_up(
     codes["tags"], values["tags"] = _factorized(frame["tags"], lambda v: "" if _blank(v) else str(v))
     codes["day"], values["day"] = _factorized(frame["day"], lambda v: None if _blank(v) else pd.Timestamp(v).date())
     counts = {name: frame[name].to_numpy(dtype=np.int64) for name in COUNT_COLUMNS}
+    if "hour" in frame:
+        codes["hour"] = frame["hour"].to_numpy(dtype=np.int8)  # the hour itself, not a code: -1 = no time
 
     amounts = frame["amount"].to_numpy(dtype=object)
     missing = pd.isna(frame["amount"]).to_numpy()
@@ -209,7 +214,34 @@ def roll_up(
             }
         )
     days = per_group["day"]
-    return Rolled(rows=rows, total_micros=total_micros, unpriced=unpriced, first_day=min(days), last_day=max(days))
+    return Rolled(
+        rows=rows, total_micros=total_micros, unpriced=unpriced, first_day=min(days), last_day=max(days),
+        hourly=_hourly(codes, values, counts["requests"]) if "hour" in codes else [],
+    )  # fmt: skip
+
+
+def _hourly(
+    codes: Mapping[str, np.ndarray], values: Mapping[str, list[Any]], requests: np.ndarray
+) -> list[dict[str, Any]]:
+    """Requests per day, provider, model, project and UTC hour, for the rows whose timestamp had a time."""
+    timed = codes["hour"] >= 0
+    if not timed.any():
+        return []
+    frame = pd.DataFrame({name: codes[name][timed] for name in HOUR_KEY})
+    frame["requests"] = requests[timed]
+    sums = frame.groupby(list(HOUR_KEY), sort=False)["requests"].sum()
+    # Two codes can clean to one value ('' and 'Other' are both provider 'Other'): add them up by value.
+    hourly: dict[tuple[Any, ...], int] = {}
+    for (day, provider, model, project, hour), count in zip(sums.index.tolist(), sums.tolist(), strict=True):
+        key = (
+            values["day"][day],
+            values["provider"][provider],
+            values["model"][model],
+            values["project"][project],
+            hour,
+        )
+        hourly[key] = hourly.get(key, 0) + count
+    return [dict(zip(HOUR_KEY, key, strict=True), requests=count) for key, count in hourly.items() if count]
 
 
 def _text(value: Decimal) -> str:
