@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -497,6 +498,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, security.InvalidInput, queries.NotFound) as problem:
         print(f"meterr: {problem}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `meterr ... | head` closed the pipe: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except Exception as problem:  # one clear line, never a traceback
         print(f"meterr: unexpected error ({type(problem).__name__}): {problem}", file=sys.stderr)
         return 1

@@ -292,3 +292,22 @@ def test_recommend_lists_savings_in_dollars_and_the_adopted_migration(capsys: py
     assert Decimal(adopted["realised_monthly_usd"]) > 0
     code, out, _ = run(capsys, "recommend", "--workspace", "acme-ai", "--today", TODAY.isoformat())
     assert code == 0 and "/mo" in out and "adopted 2026-07-24" in out
+
+
+def test_a_reader_closing_the_pipe_ends_quietly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run(capsys, "demo", "--today", TODAY.isoformat())
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self) -> int:
+            return sink.fileno()
+
+    with (tmp_path / "sink").open("w") as sink:
+        monkeypatch.setattr("sys.stdout", ClosedPipe())
+        code = cli.main(["summary", "--workspace", "acme-ai"])
+    assert code == 0
+    assert capsys.readouterr().err == ""
