@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,31 @@ def delivery(engine: Engine, delivery_id: int) -> AlertDelivery:
 # Recording ----------------------------------------------------------------------------------------
 
 
+def at_once(engine: Engine, work: Callable[[Engine], object], replicas: int = 4) -> list[BaseException]:
+    """Run `work` in `replicas` threads, each with its own engine on the same database, released together;
+    returns what they raised."""
+    url = engine.url.render_as_string(hide_password=False)
+    engines = [make_engine(url) for _ in range(replicas)]
+    start = threading.Barrier(replicas)
+    errors: list[BaseException] = []
+
+    def run(own: Engine) -> None:
+        try:
+            start.wait(10)
+            work(own)
+        except BaseException as exc:  # the caller asserts there were none
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(own,)) for own in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for each in engines:
+        each.dispose()
+    return errors
+
+
 def test_an_alert_fires_once_and_queues_one_delivery_per_enabled_channel(
     engine: Engine, workspace_id: int, box: SecretBox
 ) -> None:
@@ -194,30 +220,15 @@ def test_replicas_racing_over_the_same_candidates_fire_each_once(
     engine: Engine, workspace_id: int, box: SecretBox
 ) -> None:
     add_channels(engine, box, workspace_id)
-    url = engine.url.render_as_string(hide_password=False)
-    engines = [make_engine(url) for _ in range(4)]
-    start = threading.Barrier(len(engines))
     fired: list[str] = []
-    errors: list[BaseException] = []
     candidates = [Candidate(f"key-{n}") for n in range(6)]
 
     def replica(own: Engine) -> None:
-        try:
-            start.wait(10)
-            with session_scope(own) as session:
-                new = record_alerts(session, workspace_id=workspace_id, candidates=candidates, now=NOW)
-                fired.extend(alert.dedupe_key for alert in new)
-        except BaseException as exc:  # asserted below
-            errors.append(exc)
+        with session_scope(own) as session:
+            new = record_alerts(session, workspace_id=workspace_id, candidates=candidates, now=NOW)
+            fired.extend(alert.dedupe_key for alert in new)
 
-    threads = [threading.Thread(target=replica, args=(own,)) for own in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    for each in engines:
-        each.dispose()
-    assert errors == []
+    assert at_once(engine, replica) == []
     assert sorted(fired) == [f"key-{n}" for n in range(6)]
     assert counts(engine) == (6, 12)  # two enabled channels each
 
@@ -514,27 +525,8 @@ def test_a_claimed_delivery_is_not_claimed_again_until_its_claim_runs_out(
 def test_senders_claiming_at_once_never_share_a_delivery(engine: Engine, workspace_id: int, box: SecretBox) -> None:
     add_channels(engine, box, workspace_id)
     record(engine, workspace_id, *(Candidate(f"k{n}") for n in range(10)))  # 20 deliveries
-    url = engine.url.render_as_string(hide_password=False)
-    engines = [make_engine(url) for _ in range(4)]
-    start = threading.Barrier(len(engines))
     claimed: list[list[int]] = []
-    errors: list[BaseException] = []
-
-    def sender(own: Engine) -> None:
-        try:
-            start.wait(10)
-            claimed.append(claim(own, NOW, limit=8))
-        except BaseException as exc:  # asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sender, args=(own,)) for own in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    for each in engines:
-        each.dispose()
-    assert errors == []
+    assert at_once(engine, lambda own: claimed.append(claim(own, NOW, limit=8))) == []
     every = [delivery_id for batch in claimed for delivery_id in batch]
     assert len(every) == len(set(every))  # nobody got a delivery another sender got
     assert 8 <= len(every) <= 20
