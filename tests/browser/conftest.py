@@ -109,3 +109,16 @@ def settle(page, timeout: int = 30_000) -> None:  # type: ignore[no-untyped-def]
     """Wait until Streamlit has finished its script run and no element is stale."""
     page.wait_for_selector(IDLE, timeout=timeout)
     page.wait_for_function("!document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
+
+
+def sign_in(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Open meterr, sign in, and wait for the Overview a signed-in person lands on."""
+    from playwright.sync_api import expect
+
+    page.goto(base_url)
+    settle(page)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    settle(page)
+    expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)

@@ -11,7 +11,7 @@ from core.db import make_engine, session_scope, upgrade
 from core.money import format_usd
 from insights import outlook
 from insights.forecast import Scope
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle, sign_in
 from tests.browser.test_connect_journey import _assert_no_traceback
 from tests.conftest import PASSWORD, load_demo, make_member
 
@@ -42,13 +42,7 @@ def test_create_a_budget_and_see_its_projected_exceed_date(chromium: str, live_s
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(live_server.url)
-        settle(page)
-        page.get_by_label("Username", exact=True).fill("cfo")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        settle(page)
-        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)
+        sign_in(page, live_server.url, "cfo", PASSWORD)
         page.get_by_role("link", name="Forecast & budgets").click()
         settle(page, timeout=60_000)
         heading = "What will it cost, and will we stay within budget?"

@@ -8,7 +8,7 @@ import pytest
 
 from core.money import format_usd_short
 from insights import whatif
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, settle, sign_in
 from tests.browser.test_connect_journey import _assert_no_traceback
 from tests.conftest import PASSWORD, load_demo, make_member
 
@@ -48,13 +48,7 @@ def test_moving_the_price_slider_changes_cost_and_roi(chromium: str, live_server
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        page.goto(live_server.url)
-        settle(page)
-        page.get_by_label("Username", exact=True).fill("cfo")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        settle(page)
-        expect(page.get_by_role("heading", name="Where does the money go?")).to_be_visible(timeout=30_000)
+        sign_in(page, live_server.url, "cfo", PASSWORD)
         page.get_by_role("link", name="ROI calculator").click()
         settle(page)
         expect(page.get_by_role("heading", name="ROI calculator: what if…")).to_be_visible(timeout=30_000)
