@@ -451,3 +451,59 @@ class UsageHour(SQLModel, table=True):
     project: str = Field(default="", max_length=80)
     hour: int  # 0-23, UTC
     requests: int = Field(sa_type=BigInteger)
+
+
+# A read-only link for someone without an account (a CFO): what it shows, until when, optionally behind a
+# passcode. Only the SHA-256 of its 32-byte token is stored; `prefix` (the token's first 8 characters) names it
+# for revoking from the command line without revealing it.
+class ShareLink(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=12, index=True)
+    kind: str = Field(default="summary", max_length=16)  # summary | overview
+    period: str | None = Field(default=None, max_length=7)  # "2026-10" fixes the month; None = the current one
+    label: str = Field(default="", max_length=120)
+    passcode_hash: str | None = Field(default=None, max_length=120)  # bcrypt
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: int | None = Field(default=None)  # user id; None from the command line
+    open_count: int = Field(default=0)
+    last_opened_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()
+
+
+# One opening of a share link: when, and from where (IP address and browser), for the link's owner to see.
+class ShareOpen(SQLModel, table=True):
+    __table_args__ = (Index("ix_shareopen_link_opened", "link_id", "opened_at"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    link_id: int = Field(foreign_key="sharelink.id", ondelete="CASCADE")
+    ip_address: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=255)
+    opened_at: dt.datetime = _created()
+
+
+# When the weekly executive summary goes out: a weekday and hour in the workspace's timezone, to whom.
+class ReportSchedule(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", unique=True, ondelete="CASCADE")
+    weekday: int = Field(default=0)  # 0 = Monday
+    hour: int = Field(default=8)  # 0-23, workspace time
+    recipients: str = Field(default="", max_length=1000)  # comma-separated addresses
+    enabled: bool = Field(default=True)
+    created_at: dt.datetime = _created()
+
+
+# One week's report for one workspace: the unique (workspace, week) row is claimed by exactly one replica,
+# which sends it; the outcome stays for the Reports page.
+class ReportSend(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "week", name="uq_reportsend_workspace_week"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    week: str = Field(max_length=8)  # ISO week, "2026-W47"
+    status: str = Field(default="sending", max_length=16)  # sending | sent | failed
+    recipients: str = Field(default="", max_length=1000)
+    error: str | None = Field(default=None)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: dt.datetime = _created()

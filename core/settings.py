@@ -31,6 +31,11 @@ class Settings:
     base_url: str = "http://localhost:8501"
     sync_interval_minutes: int = 60  # the scheduled sync in server.py; 0 turns it off
     alert_interval_minutes: int = 15  # the scheduled alert evaluation and delivery in server.py; 0 turns it off
+    report_interval_minutes: int = 15  # how often server.py looks for weekly reports that are due; 0 turns it off
+    # The LLM that writes executive summaries: any OpenAI-compatible endpoint. No key = the deterministic summary.
+    llm_api_key: str = ""
+    llm_base_url: str = ""  # "" = OpenAI's own
+    llm_model: str = "gpt-4o-mini"
     # Provider API addresses, overridable for self-hosted gateways and for tests' local fake servers.
     api_bases: tuple[tuple[str, str], ...] = ()
 
@@ -105,6 +110,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, root: Path = PROJECT_
         base_url=str(env.get("METERR_BASE_URL") or file_secrets.get("base_url") or "http://localhost:8501"),
         sync_interval_minutes=int(env.get("METERR_SYNC_INTERVAL_MINUTES", "60")),
         alert_interval_minutes=int(env.get("METERR_ALERT_INTERVAL_MINUTES", "15")),
+        report_interval_minutes=int(env.get("METERR_REPORT_INTERVAL_MINUTES", "15")),
+        llm_api_key=str(env.get("METERR_LLM_API_KEY") or file_secrets.get("llm_api_key") or ""),
+        llm_base_url=str(env.get("METERR_LLM_BASE_URL") or file_secrets.get("llm_base_url") or ""),
+        llm_model=str(env.get("METERR_LLM_MODEL") or file_secrets.get("llm_model") or "gpt-4o-mini"),
         api_bases=tuple(
             (provider, env[f"METERR_{provider.upper()}_API_BASE"])
             for provider in ("OpenAI", "Anthropic", "Stripe")
