@@ -64,7 +64,8 @@ class Period:
     def comparison_label(self) -> str:
         """ "the same 20 days of October" or "October 2026"."""
         if self.partial:
-            return f"the same {self.days} days of {self.previous_start:%B}"
+            days = "day" if self.days == 1 else f"{self.days} days"
+            return f"the same {days} of {self.previous_start:%B}"
         return f"{self.previous_start:%B %Y}"
 
 
@@ -251,8 +252,8 @@ def compute_shares(frame: pd.DataFrame, dimension: str, *, top: int | None = Non
 def compute_drivers(current: pd.DataFrame, previous: pd.DataFrame, *, top: int = TOP_DRIVERS) -> tuple[Driver, ...]:
     """The biggest moves in spend by department, project, model and provider, largest absolute change first.
 
-    A move that only repeats a bigger one in a coarser dimension (the one model of a project that grew) is
-    kept once, at the narrowest level that explains it, so the list names five different things.
+    A move that repeats a bigger one through another dimension (the department whose one project grew) is
+    kept once, so the list names different things.
     """
     found: list[Driver] = []
     for dimension in DRIVER_DIMENSIONS:
@@ -266,12 +267,30 @@ def compute_drivers(current: pd.DataFrame, previous: pd.DataFrame, *, top: int =
     found.sort(key=lambda d: (-abs(d.change_micros), DRIVER_DIMENSIONS.index(d.dimension), d.name))
     chosen: list[Driver] = []
     for driver in found:
-        if any(abs(driver.change_micros - kept.change_micros) <= abs(kept.change_micros) // 20 for kept in chosen):
-            continue  # the same move seen through another dimension (within 5%)
+        if any(_same_move(driver, kept, current, previous) for kept in chosen):
+            continue
         chosen.append(driver)
         if len(chosen) == top:
             break
     return tuple(chosen)
+
+
+def _same_move(a: Driver, b: Driver, current: pd.DataFrame, previous: pd.DataFrame) -> bool:
+    """Whether two drivers are one move seen through two dimensions: the spend they share moved by at least 90%
+    of each one's own change (the one model of the project that grew)."""
+    if a.dimension == b.dimension:
+        return False
+
+    def shared(frame: pd.DataFrame) -> int:
+        if frame.empty:
+            return 0
+        both = (frame[a.dimension].astype(str) == a.name) & (frame[b.dimension].astype(str) == b.name)
+        return int(frame.loc[both, "amount_micros"].sum())
+
+    overlap = shared(current) - shared(previous)
+    return all(
+        overlap * moved.change_micros > 0 and abs(overlap) * 10 >= abs(moved.change_micros) * 9 for moved in (a, b)
+    )
 
 
 def _trend(daily: pd.DataFrame, end: dt.date) -> tuple[tuple[dt.date, int], ...]:
