@@ -331,6 +331,59 @@ def run_forecast_benchmark(workdir: str, today: dt.date) -> dict[str, Any]:
     return dict(_in_child(_forecast_demo, f"sqlite:///{db_path}", today))
 
 
+def _pdf_demo(db_url: str, today: dt.date) -> dict[str, Any]:
+    """The demo's executive summary PDF with its two charts, from facts already computed: the first build also
+    starts the chart browser (cold), the median of five later ones is the warm figure. In a fresh process."""
+    import re
+
+    from connectors import chart_images
+    from connectors.reporting import load_report_facts
+    from core import demo
+    from insights import narrative, report
+
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        workspace = queries.load_workspace(session, slug=demo.DEMO_SLUG)
+        assert workspace.id is not None
+        facts = load_report_facts(session, workspace_id=workspace.id, today=today)
+    paragraphs = narrative.deterministic_summary(facts).paragraphs
+    insights = [insight.sentence for insight in narrative.compute_insights(facts)]
+    built: dict[str, Any] = {}
+
+    def build() -> None:
+        images = chart_images.render_pngs(report.report_figures(facts))
+        built["pdf"] = report.build_pdf(facts, paragraphs=paragraphs, insights=insights, images=images)
+        built["charts"] = images is not None
+
+    started = time.perf_counter()
+    build()
+    cold_s = time.perf_counter() - started
+    warm_s = _median_seconds(build)
+    chart_images.stop()
+    engine.dispose()
+    return {
+        "pdf_cold_s": round(cold_s, 3),
+        "pdf_s": warm_s,
+        "pdf_pages": len(re.findall(rb"/Type /Page\b(?!s)", built["pdf"])),
+        "pdf_kb": len(built["pdf"]) // 1024,
+        "pdf_charts": built["charts"],  # False: no Chromium, the PDF has tables instead (and is faster)
+    }
+
+
+def run_pdf_benchmark(workdir: str, today: dt.date) -> dict[str, Any]:
+    """The demo workspace in its own SQLite file, its summary PDF built in a fresh process."""
+    from core import demo
+
+    db_path = Path(workdir) / "report.db"
+    db_path.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        demo.create_demo_workspace(session, today=today)
+    engine.dispose()
+    return dict(_in_child(_pdf_demo, f"sqlite:///{db_path}", today))
+
+
 def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """Build the database, time load and Overview (median of 5) and the DuckDB floor; report peak memory."""
     import duckdb
@@ -401,4 +454,5 @@ def run_benchmark(*, rows: int, path: str | None = None, today: dt.date | None =
         "database_mb": round(db_path.stat().st_size / 1e6, 1),
         **imported,
         **run_forecast_benchmark(str(workdir), today),
+        **run_pdf_benchmark(str(workdir), today),
     }

@@ -10,9 +10,12 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session
 
+from connectors import chart_images
+from connectors import llm as llm_client
 from connectors.alerting import load_outlook
+from connectors.llm import LlmConfig
 from core import decisions, outcomes, queries
-from insights import advice
+from insights import advice, narrative, report
 from insights.advice import Advice
 from insights.anomalies import detect_anomalies
 from insights.facts import TREND_DAYS, Period, ReportFacts, RoiInputs, compute_facts, parse_period
@@ -113,6 +116,27 @@ def load_report_facts(
     )
 
 
+def _filename(facts: ReportFacts) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in facts.workspace_name.lower()).strip("-") or "workspace"
+    return f"meterr-{slug}-{facts.period.key}.pdf"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One period's executive summary as words: the facts, the narrative and the insights feed."""
+
+    facts: ReportFacts
+    paragraphs: tuple[str, ...]  # the narrative
+    narrative_source: str  # "llm" | "deterministic"
+    insights: tuple[str, ...]  # the insights feed, biggest dollar impact first
+    rejected: tuple[str, ...] = ()  # why LLM drafts were set aside for the written-from-facts summary
+    model: str | None = None  # the LLM that wrote the narrative, when one did
+
+    @property
+    def filename(self) -> str:
+        return _filename(self.facts)
+
+
 @dataclass(frozen=True)
 class Report:
     """One period's executive summary, ready to show, send or download."""
@@ -128,8 +152,41 @@ class Report:
 
     @property
     def filename(self) -> str:
-        slug = "".join(c if c.isalnum() else "-" for c in self.facts.workspace_name.lower()).strip("-") or "workspace"
-        return f"meterr-{slug}-{self.facts.period.key}.pdf"
+        return _filename(self.facts)
+
+
+def build_summary(
+    session: Session,
+    *,
+    workspace_id: int,
+    today: dt.date,
+    period: str | Period | None = None,
+    llm: LlmConfig | None = None,
+    http_client: Any = None,
+) -> Summary:
+    """Facts, the narrative (by the LLM when one is configured and its figures check out, else written from the
+    facts) and the insights feed of one period."""
+    facts = load_report_facts(session, workspace_id=workspace_id, today=today, period=period)
+    insights = narrative.compute_insights(facts)
+    written = llm_client.write_narrative(facts, llm, insights=insights, http_client=http_client)
+    return Summary(
+        facts,
+        tuple(written.paragraphs),
+        written.source,
+        tuple(i.sentence for i in insights),
+        rejected=tuple(written.rejected),
+        model=written.model,
+    )
+
+
+def render_pdf(summary: Summary, *, images: bool = True) -> tuple[bytes, bool]:
+    """The summary as PDF bytes, and whether it has chart images (tables instead when Chromium cannot draw)."""
+    facts = summary.facts
+    pngs = None
+    if images and facts.has_spend:
+        pngs = chart_images.render_pngs(report.report_figures(facts))
+    pdf = report.build_pdf(facts, paragraphs=summary.paragraphs, insights=summary.insights, images=pngs)
+    return pdf, pngs is not None
 
 
 def build_report(
@@ -138,36 +195,22 @@ def build_report(
     workspace_id: int,
     today: dt.date,
     period: str | Period | None = None,
-    llm: Any = None,
+    llm: LlmConfig | None = None,
     http_client: Any = None,
     images: bool = True,
 ) -> Report:
-    """Facts, narrative (by the LLM when one is configured, grounded, else written from the facts), the insights
-    feed and the PDF (with chart images when Chromium can draw them) of one period.
-
-    ``llm`` is a connectors.llm.LlmConfig or None; ``images=False`` skips chart rendering (tables instead).
-    """
-    from connectors import chart_images
-    from connectors import llm as llm_client
-    from insights import charts, narrative, report
-
-    facts = load_report_facts(session, workspace_id=workspace_id, today=today, period=period)
-    insights = narrative.compute_insights(facts)
-    written = llm_client.write_narrative(facts, llm, insights=insights, http_client=http_client)
-    pngs = None
-    if images and facts.has_spend:
-        pngs = chart_images.render_pngs(
-            {"trend": charts.report_trend_chart(facts), "departments": charts.report_department_chart(facts)}
-        )
-    sentences = tuple(i.sentence for i in insights)
-    pdf = report.build_pdf(facts, paragraphs=written.paragraphs, insights=sentences, images=pngs)
+    """The summary and its PDF; ``images=False`` skips chart rendering (tables instead)."""
+    summary = build_summary(
+        session, workspace_id=workspace_id, today=today, period=period, llm=llm, http_client=http_client
+    )
+    pdf, with_charts = render_pdf(summary, images=images)
     return Report(
-        facts,
-        tuple(written.paragraphs),
-        written.source,
-        sentences,
+        summary.facts,
+        summary.paragraphs,
+        summary.narrative_source,
+        summary.insights,
         pdf,
-        charts=pngs is not None,
-        rejected=tuple(written.rejected),
-        model=written.model,
+        charts=with_charts,
+        rejected=summary.rejected,
+        model=summary.model,
     )

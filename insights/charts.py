@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from core.money import MICROS_PER_USD, format_usd_short
 from insights.budgets import BudgetMonth
+from insights.facts import ReportFacts
 from insights.forecast import Forecast
 from insights.roi import CostPerOutcomePoint
 
@@ -269,4 +270,91 @@ def budget_history_chart(months: Sequence[BudgetMonth], *, current: tuple[dt.dat
     figure.update_layout(
         title="Past months against the budget", yaxis_tickprefix="$", yaxis_tickformat=",.0f", height=300, **_LAYOUT
     )
+    return figure
+
+
+_PRINT_FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 18, "color": "#334155"}
+_PRINT_AXIS = {"showline": True, "linecolor": "#CBD5E1", "ticks": "", "zeroline": False}
+_GRID = "#E2E8F0"
+REPORT_TREND_HEIGHT = 310  # px at the 1000 px width chart_images renders: 180 mm × 56 mm on the page
+
+
+def _print_layout(figure: go.Figure, *, height: int) -> go.Figure:
+    """White, large type, no title or toolbar clutter: readable on a printed page as well as on screen."""
+    figure.update_layout(
+        template="plotly_white", paper_bgcolor="white", plot_bgcolor="white", font=_PRINT_FONT, height=height,
+        margin={"l": 8, "r": 16, "t": 44, "b": 8}, hoverlabel={"namelength": -1}, bargap=0.25,
+    )  # fmt: skip
+    return figure
+
+
+def report_trend_chart(facts: ReportFacts) -> go.Figure:
+    """Daily spend over the trend window (the reported period in colour), then the forecast median with its 80%
+    band to the month's end, and a marker where the period starts."""
+    period = facts.period
+    days = [day for day, _ in facts.trend]
+    in_period = [period.start <= day <= period.end for day in days]
+    figure = go.Figure(
+        go.Bar(
+            x=days, y=[micros / MICROS_PER_USD for _, micros in facts.trend], name="Daily spend",
+            marker={"color": [PALETTE[0] if inside else "#A5B4FC" for inside in in_period], "line": {"width": 0}},
+            hovertemplate="%{x|%a %b %d}: $%{y:,.2f}<extra></extra>", legendrank=1,
+        )
+    )  # fmt: skip
+    if facts.forecast:
+        x = [day for day, *_ in facts.forecast]
+        _band(
+            figure, x, [low / MICROS_PER_USD for *_, low, _ in facts.forecast],
+            [high / MICROS_PER_USD for *_, high in facts.forecast], name="80% range", alpha=0.22,
+        )  # fmt: skip
+        figure.add_trace(
+            go.Scatter(
+                x=x, y=[median / MICROS_PER_USD for _, median, _, _ in facts.forecast], mode="lines+markers",
+                name="Forecast", line={"color": PALETTE[0], "dash": "dash", "width": 3}, marker={"size": 6},
+                hovertemplate="%{x|%a %b %d}: $%{y:,.0f} expected<extra></extra>", legendrank=2,
+            )
+        )  # fmt: skip
+    if days and days[0] < period.start:
+        # A shape and a text annotation rather than add_vline, whose annotation does not work on date axes;
+        # half a day early, so the line falls between two bars.
+        boundary = dt.datetime.combine(period.start, dt.time()) - dt.timedelta(hours=12)
+        figure.add_shape(
+            type="line", x0=boundary, x1=boundary, xref="x", y0=0, y1=1, yref="paper",
+            line={"color": "#0F172A", "width": 1.5, "dash": "dot"},
+        )  # fmt: skip
+        figure.add_annotation(
+            x=boundary, y=1, xref="x", yref="paper", text=f"{period.start:%b} {period.start.day}", showarrow=False,
+            xanchor="left", yanchor="bottom", xshift=4, font={"size": 15, "color": "#0F172A"},
+        )  # fmt: skip
+    end = facts.forecast[-1][0] if facts.forecast else (days[-1] if days else period.end)
+    start = days[0] if days else period.start
+    figure.update_xaxes(
+        range=[start - dt.timedelta(hours=18), end + dt.timedelta(hours=18)], tickformat="%b %-d", showgrid=False,
+        **_PRINT_AXIS,
+    )  # fmt: skip
+    figure.update_yaxes(tickprefix="$", tickformat="~s", gridcolor=_GRID, rangemode="tozero", zeroline=False)
+    figure.update_layout(
+        legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left", "traceorder": "normal"}
+    )
+    return _print_layout(figure, height=REPORT_TREND_HEIGHT)
+
+
+def report_department_chart(facts: ReportFacts) -> go.Figure:
+    """The period's spend by department: horizontal bars, biggest on top, labelled in dollars and share."""
+    shares = list(facts.departments)
+    figure = go.Figure(
+        go.Bar(
+            x=[s.micros / MICROS_PER_USD for s in reversed(shares)], y=[s.name for s in reversed(shares)],
+            orientation="h", marker={"color": PALETTE[0]}, cliponaxis=False, textposition="outside",
+            text=[f"{format_usd_short(s.micros)}  ·  {s.share * 100:.0f}%" for s in reversed(shares)],
+            textfont={"size": 18, "color": "#0F172A"}, hovertemplate="%{y}: $%{x:,.2f}<extra></extra>",
+        )
+    )  # fmt: skip
+    widest = max((s.micros for s in shares), default=0) / MICROS_PER_USD
+    figure.update_xaxes(visible=False, range=[0, widest * 1.32 or 1])
+    figure.update_yaxes(showgrid=False, ticks="", ticksuffix="  ")
+    if not shares:
+        figure.add_annotation(text="No spend in this period", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure = _print_layout(figure, height=max(120, 32 * len(shares) + 24))
+    figure.update_layout(margin={"l": 8, "r": 16, "t": 8, "b": 8}, showlegend=False, bargap=0.3)
     return figure
