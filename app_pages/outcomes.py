@@ -3,7 +3,7 @@ import streamlit as st
 from connectors.files.base import BadFile
 from core.outcomes import OUTCOME_TEMPLATES
 from core.security import InvalidInput
-from ui import context, outcomes
+from ui import api_tokens, context, outcomes
 
 ctx = context.current()
 st.title("What does AI produce for the business?")
@@ -89,25 +89,7 @@ with counts:
 
 with api:
     st.markdown(
-        "Send counts from your systems: `POST /api/v1/outcomes` with `Authorization: Bearer <token>` and "
+        "Send counts from your systems: `POST /api/v1/outcomes` with a token that may write outcomes and "
         '`{"outcomes": [{"date": "2026-11-20", "outcome": "Support ticket resolved", "count": 42}]}`.'
     )
-    for token in outcomes.load_tokens(ctx):
-        used = f"{token.last_used_at:%d %b %Y}" if token.last_used_at else "never"
-        state = "active" if token.active else "revoked"
-        line, button = st.columns([5, 1], vertical_alignment="center")
-        line.markdown(f"**{token.name}** · …{token.hint} · last used {used} · {state}")
-        if admin and token.active and button.button("Revoke", key=f"token_revoke_{token.id}"):
-            outcomes.revoke_token(ctx, token.id)
-            st.rerun()
-    if admin:
-        with st.form("token_form", clear_on_submit=True):
-            label = st.text_input("Token name", placeholder="Helpdesk integration")
-            if st.form_submit_button("Create token", icon=":material/key:"):
-                try:
-                    st.session_state["new_token"] = outcomes.create_token(ctx, label)
-                except InvalidInput as problem:
-                    st.error(str(problem))
-        if token_text := st.session_state.pop("new_token", None):
-            st.warning("Copy this token now: it is shown only once.", icon=":material/key:")
-            st.code(token_text, language=None)
+    api_tokens.render_token_manager(ctx, default_scopes=("outcomes:write",))

@@ -2,20 +2,23 @@ import streamlit as st
 
 from core.models import ROLES
 from core.security import InvalidInput
-from ui import actions, context, loaders, notifications, widgets
+from ui import actions, api_tokens, context, loaders, notifications, widgets
 
 ctx = context.current()
 st.title("Settings")
 st.caption(f"Workspace **{ctx.workspace_name}** (`{ctx.workspace_slug}`) · you are **{ctx.role}**")
 
-members, workspace, alerting, account, danger, audit = st.tabs(
-    ["Members", "Workspace", "Notifications", "Your account", "Delete data", "Audit log"]
+members, workspace, alerting, tokens, account, danger, audit = st.tabs(
+    ["Members", "Workspace", "Notifications", "API tokens", "Your account", "Delete data", "Audit log"]
 )
 
 with alerting:
     notifications.render_channels(ctx)
     st.divider()
     notifications.render_smtp_settings(ctx)
+
+with tokens:
+    api_tokens.render_token_manager(ctx)
 
 with workspace:
     if ctx.can("admin"):

@@ -18,8 +18,9 @@ from core.queries import NotFound
 from core.security import InvalidInput
 
 TOKEN_PREFIX = "mtr_"  # noqa: S105 - a prefix that marks meterr tokens, not a secret
-# outcomes:read is reserved for a read endpoint; only outcomes:write is honoured today.
-SCOPES = ("outcomes:write", "outcomes:read")
+# spend:read reads spend, budgets, forecasts and the summary; outcomes:write sends outcome counts.
+# outcomes:read is reserved for an outcomes read endpoint and grants nothing today.
+SCOPES = ("outcomes:write", "outcomes:read", "spend:read")
 DEFAULT_SCOPES = "outcomes:write"
 _TOKEN = re.compile(r"mtr_[A-Za-z0-9_-]{20,100}")
 _TABLE = ApiToken.metadata.tables["apitoken"]

@@ -658,6 +658,72 @@ def load_spend_breakdown(
     return frame[frame["amount_micros"] != 0].reset_index(drop=True)
 
 
+GRANULARITIES = ("day", "month")
+# spend_day keeps these dimensions per day and is far smaller than spend_rollup.
+_SPEND_DAY_DIMENSIONS = ("provider", "department", "project")
+
+
+def load_spend_series(
+    session: Session,
+    *,
+    workspace_id: int,
+    start: dt.date,
+    end: dt.date,
+    granularity: str = "day",
+    group_by: str | None = None,
+) -> pd.DataFrame:
+    """Spend per day or per month in [start, end], optionally per one dimension: columns period (a date: the
+    day, or the month's first day), the dimension when grouped, amount_micros. Periods without charges are
+    absent; a month cut by start or end holds only its days inside the range.
+
+    Ordered by period, then largest spend first, then name.
+    """
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, not {granularity!r}")
+    if group_by is not None and group_by not in DIMENSIONS:
+        raise ValueError(f"group_by must be one of {DIMENSIONS}, not {group_by!r}")
+    style = _driver_style(session)
+    mark, value = style.mark, style.day
+    dims = [group_by] if group_by else []
+    # Every name below is one of our constants and every value is bound: no text from outside reaches the SQL.
+    select_dims = "".join(f", {d}" for d in dims)
+    parts: list[str] = []
+    params: list[Any] = []
+    if granularity == "day":
+        table = "spend_day" if group_by is None or group_by in _SPEND_DAY_DIMENSIONS else "spend_rollup"
+        parts.append(
+            f"SELECT day AS period{select_dims}, amount_micros FROM {table} "  # noqa: S608
+            f"WHERE workspace_id = {mark} AND day >= {mark} AND day <= {mark}"
+        )
+        params += [workspace_id, value(start), value(end)]
+    else:
+        months = _whole_months(start, end)
+        day_ranges = [(start, end)]
+        if months is not None:
+            parts.append(
+                f"SELECT month AS period{select_dims}, amount_micros FROM spend_month "  # noqa: S608
+                f"WHERE workspace_id = {mark} AND month >= {mark} AND month <= {mark}"
+            )
+            params += [workspace_id, value(months[0]), value(months[1])]
+            day_ranges = [(start, months[0] - dt.timedelta(days=1)), (_next_month_start(months[1]), end)]
+        for low, high in day_ranges:
+            if low <= high:
+                parts.append(
+                    f"SELECT month AS period{select_dims}, amount_micros FROM spend_rollup "  # noqa: S608
+                    f"WHERE workspace_id = {mark} AND day >= {mark} AND day <= {mark}"
+                )
+                params += [workspace_id, value(low), value(high)]
+    group = ", ".join(["period", *dims])
+    sql = (
+        f"SELECT {group}, SUM(amount_micros) AS total FROM ({' UNION ALL '.join(parts)}) AS spend "  # noqa: S608
+        f"GROUP BY {group} ORDER BY period, total DESC{select_dims}"
+    )
+    names = ("period", *dims, "amount_micros")
+    frame = _frame(_run_raw(session, sql, params), names)
+    frame["period"] = pd.to_datetime(frame["period"], format="ISO8601").dt.date if len(frame) else frame["period"]
+    return frame
+
+
 # Reads for forecasts, budgets and anomalies --------------------------------------------------------------
 
 SCOPE_DIMENSIONS = ("provider", "department", "project", "customer")

@@ -1,4 +1,4 @@
-"""Business outcomes from the UI: definitions, counts (CSV and grid) and API tokens; admins change, all audited."""
+"""Business outcomes from the UI: definitions and counts (CSV and grid); admins change, all audited."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from decimal import Decimal
 import pandas as pd
 
 from connectors.files.outcomes import ParsedOutcomes, parse_outcome_csv
-from core import api_tokens, outcomes, queries
-from core.api_tokens import ApiTokenInfo
+from core import outcomes, queries
 from core.money import decimal_string
 from core.security import InvalidInput
 from ui.context import Context, require_role
@@ -118,28 +117,3 @@ def save_count_edits(ctx: Context, before: pd.DataFrame, after: pd.DataFrame) ->
             session, workspace_id=ctx.workspace_id, user_id=ctx.user_id, action="outcomes.edited", rows=len(rows)
         )
     return result
-
-
-def load_tokens(ctx: Context) -> list[ApiTokenInfo]:
-    with open_session() as session:
-        return api_tokens.load_api_tokens(session, workspace_id=ctx.workspace_id)
-
-
-def create_token(ctx: Context, name: str) -> str:
-    """A new token, returned once; only its hash is kept."""
-    require_role(ctx, "admin")
-    with open_session() as session:
-        token, plaintext = api_tokens.create_api_token(session, workspace_id=ctx.workspace_id, name=name)
-        queries.save_audit(
-            session, workspace_id=ctx.workspace_id, user_id=ctx.user_id, action="token.created", token_id=token.id
-        )
-    return plaintext
-
-
-def revoke_token(ctx: Context, token_id: int) -> None:
-    require_role(ctx, "admin")
-    with open_session() as session:
-        api_tokens.revoke_api_token(session, workspace_id=ctx.workspace_id, token_id=token_id)
-        queries.save_audit(
-            session, workspace_id=ctx.workspace_id, user_id=ctx.user_id, action="token.revoked", token_id=token_id
-        )

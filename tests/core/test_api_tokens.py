@@ -119,8 +119,12 @@ def test_the_list_shows_hints_never_tokens_newest_first(engine: Engine, workspac
     [
         ("", "outcomes:write", "Name the token after what will use it"),
         ("n" * 81, "outcomes:write", "A token's name is at most 80 characters."),
-        ("Export", "admin", "'admin' is not a scope meterr knows; choose from outcomes:write, outcomes:read."),
-        ("Export", " , ", "Give the token at least one scope: outcomes:write, outcomes:read."),
+        (
+            "Export",
+            "admin",
+            "'admin' is not a scope meterr knows; choose from outcomes:write, outcomes:read, spend:read.",
+        ),
+        ("Export", " , ", "Give the token at least one scope: outcomes:write, outcomes:read, spend:read."),
     ],
     ids=["no-name", "long-name", "unknown-scope", "no-scope"],
 )
@@ -136,6 +140,7 @@ def test_a_bad_token_request_is_refused(
 
 def test_scopes_are_normalised() -> None:
     assert parse_scopes("outcomes:read,outcomes:write outcomes:read") == ("outcomes:write", "outcomes:read")
+    assert parse_scopes("spend:read outcomes:write") == ("outcomes:write", "spend:read")
 
 
 def test_the_database_never_holds_the_plaintext_token(engine: Engine, workspace_id: int, db_url: str) -> None:
