@@ -13,17 +13,17 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formataddr, parseaddr
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from core.crypto import SecretBox, hint
+from core.db import insert_ignoring
 from core.models import Alert, AlertDelivery, NotificationChannel, SmtpServer
 from core.queries import NotFound
 from core.security import InvalidInput, check_email
@@ -80,7 +80,7 @@ def record_alerts(
     for candidate in candidates:
         values = _alert_values(candidate, workspace_id=workspace_id, now=now)
         inserted = session.execute(
-            _insert_ignoring(session, _ALERT, ("workspace_id", "dedupe_key")).values(values).returning(_ALERT.c.id)
+            insert_ignoring(session, _ALERT, ("workspace_id", "dedupe_key")).values(values).returning(_ALERT.c.id)
         ).scalar()
         if inserted is not None:
             new_ids.append(int(inserted))
@@ -142,16 +142,6 @@ def _alert_values(candidate: AlertCandidate, *, workspace_id: int, now: dt.datet
         "detail": json.loads(json.dumps(dict(candidate.detail), default=str)),
         "created_at": now,
     }
-
-
-def _insert_ignoring(session: Session, table: Any, keys: Sequence[str]) -> Any:
-    """INSERT ... ON CONFLICT (keys) DO NOTHING for this session's database."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    raise NotImplementedError(f"meterr supports SQLite and PostgreSQL, not {dialect}")
 
 
 def load_alerts(session: Session, *, workspace_id: int, limit: int = 100, unread_only: bool = False) -> list[Alert]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -111,3 +112,14 @@ def migration_status(engine: Engine) -> MigrationStatus:
     except SQLAlchemyError as exc:
         return MigrationStatus(reachable=False, current=None, head=head, error=type(exc).__name__)
     return MigrationStatus(reachable=True, current=current, head=head)
+
+
+def insert_ignoring(session: Session, table: Any, keys: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING for this session's database: the row that claims a unique key
+    (an alert, a week's report) is inserted by exactly one of any racing writers."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    raise NotImplementedError(f"meterr supports SQLite and PostgreSQL, not {dialect}")

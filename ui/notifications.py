@@ -121,7 +121,7 @@ def render_smtp_settings(ctx: Context) -> None:
     box = get_settings().secret_box()
     with open_session() as session:
         server = alerts.load_smtp_server(session, workspace_id=ctx.workspace_id)
-    st.markdown("**Email server (SMTP)** — used for email alerts and, later, the weekly report.")
+    st.markdown("**Email server (SMTP)** — used for email alerts and the weekly report.")
     if server is not None:
         st.caption(
             f"Sending from {server.from_address} via {server.host}:{server.port}"
