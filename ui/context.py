@@ -26,6 +26,7 @@ class Context:
     role: str
     data_version: int
     workspaces: tuple[tuple[int, str], ...]  # (id, name) of every workspace the user belongs to
+    shared: bool = False  # a share link's read-only view: no account, no links to pages outside the link
 
     def can(self, needed: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[needed]
@@ -73,8 +74,16 @@ def current() -> Context:
     return context
 
 
+def is_shared() -> bool:
+    """Whether this run shows a share link's read-only view (widgets then leave out links to other pages)."""
+    context = st.session_state.get("_context")
+    return isinstance(context, Context) and context.shared
+
+
 def require_role(context: Context, needed: str) -> None:
     """Re-check the role in the database right before a change: the cached one may be stale."""
+    if context.shared:
+        raise security.InvalidInput("This is a read-only shared link; sign in to meterr to make changes.")
     with open_session() as session:
         role = queries.load_role(session, workspace_id=context.workspace_id, user_id=context.user_id)
     if role is None or ROLE_RANK[role] < ROLE_RANK[needed]:

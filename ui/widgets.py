@@ -12,6 +12,7 @@ from core.money import MICROS_PER_USD, format_percent, format_usd, format_usd_sh
 from core.queries import FilterOptions, SpendFilter
 from insights.budgets import BudgetSpec
 from insights.metrics import UNALLOCATED, SpendSummary
+from ui.context import is_shared
 
 
 def render_kpi_row(summary: SpendSummary) -> None:
@@ -51,22 +52,30 @@ def render_kpi_row(summary: SpendSummary) -> None:
     )
 
 
-def render_filters(options: FilterOptions, *, today: dt.date) -> tuple[dt.date, dt.date, SpendFilter]:
-    """Date range and provider / department / project pickers in the sidebar."""
+def render_filters(
+    options: FilterOptions, *, today: dt.date, default_range: tuple[dt.date, dt.date] | None = None
+) -> tuple[dt.date, dt.date, SpendFilter]:
+    """Date range and provider / department / project pickers in the sidebar.
+
+    `default_range` (a share link's fixed month) replaces the last year as the range first shown.
+    """
     sidebar = st.sidebar
     sidebar.subheader("Filters")
     first = options.first_day or today
     last = max(options.last_day or today, today)
-    default_start = max(first, last - dt.timedelta(days=364))
+    default_start, default_end = max(first, last - dt.timedelta(days=364)), last
+    if default_range is not None:
+        default_start = min(max(default_range[0], first), last)
+        default_end = max(min(default_range[1], last), default_start)
     picked = sidebar.date_input(
         "Date range",
-        value=(default_start, last),
+        value=(default_start, default_end),
         min_value=first,
         max_value=last,
         key="filter_dates",
         format="YYYY-MM-DD",
     )
-    start, end = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (default_start, last)
+    start, end = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (default_start, default_end)
     label = {"": "Unallocated"}
     providers = sidebar.multiselect("Provider", options.providers, key="filter_providers", placeholder="All providers")
     departments = sidebar.multiselect(
@@ -110,7 +119,7 @@ def render_empty_state(*, can_edit: bool) -> None:
         "here, or explore with a year of demo data first.",
         icon=":material/insights:",
     )
-    if can_edit:
+    if can_edit and not is_shared():
         st.page_link(
             "app_pages/get_started.py",
             label="Get started: demo data or connect your data",
@@ -141,7 +150,8 @@ def render_budget_used(specs: tuple[BudgetSpec, ...], summary: SpendSummary, *, 
         text=f"Budget used: {format_usd_short(summary.this_month_micros)} of "
         f"{format_usd(budget.amount_micros, cents=False)} ({used:.0%}); on pace for {projected:.0%} by month end.",
     )
-    st.page_link("app_pages/forecast.py", label="Forecast and budgets", icon=":material/query_stats:")
+    if not is_shared():  # a share link's view has no Forecast page to go to
+        st.page_link("app_pages/forecast.py", label="Forecast and budgets", icon=":material/query_stats:")
 
 
 def render_flash() -> None:
