@@ -1,9 +1,9 @@
-"""Browser entry: page config, sign-in gate, navigation. No business logic."""
+"""Browser entry: page config, sign-in gate, share-link gate, navigation. No business logic."""
 
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from ui import auth, context, loaders, navigation, notifications
+from ui import auth, context, loaders, navigation, notifications, share
 
 st.set_page_config(page_title="meterr · AI spend, explained", page_icon=":material/savings:", layout="wide")
 auth.authenticator()
@@ -13,7 +13,9 @@ def screen(name: str, title: str, icon: str, *, default: bool = False) -> Stream
     return st.Page(f"app_pages/{name}.py", title=title, icon=f":material/{icon}:", default=default)
 
 
-if auth.is_signed_in() and (ctx := context.resolve()) is not None:
+if (share_token := share.requested_token()) is not None:  # a share link's read-only view wins for the session
+    current = share.navigation(share_token, signed_in=auth.is_signed_in())
+elif auth.is_signed_in() and (ctx := context.resolve()) is not None:
     st.session_state["_context"] = ctx
     unread = notifications.unread_count(ctx.workspace_id)
     screens = {
@@ -26,12 +28,13 @@ if auth.is_signed_in() and (ctx := context.resolve()) is not None:
         "profitability": screen("profitability", "Profitability", "trending_up"),
         "roi": screen("roi", "ROI calculator", "calculate"),
         "optimize": screen("optimize", "Optimize", "savings"),
+        "reports": screen("reports", "Reports", "summarize"),
         "alerts": screen("alerts", f"Alerts ({unread})" if unread else "Alerts", "notifications"),
         "settings": screen("settings", "Settings", "settings"),
     }
     current = st.navigation(
         {
-            "Spend": [screens["overview"], screens["forecast"]],
+            "Spend": [screens["overview"], screens["forecast"], screens["reports"]],
             "Profit": [screens["profitability"], screens["roi"], screens["optimize"]],
             "Data": [screens["get_started"], screens["connect"], screens["rules"], screens["outcomes"]],
             "Workspace": [screens["alerts"], screens["settings"]],

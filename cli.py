@@ -1,4 +1,5 @@
-"""Command line: `meterr demo | user | summary | import | sync | roi | forecast | alerts | recommend | db | bench`."""
+"""The `meterr` command: demo, user, summary, import, sync, roi, forecast, alerts, report, recommend, share,
+db and bench."""
 
 from __future__ import annotations
 
@@ -354,6 +355,69 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pdf_pages(pdf: bytes) -> int:
+    import re
+
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import httpx
+
+    from connectors import llm, report_mail, reporting
+    from connectors.notify import NotifyError
+    from core.report_schedules import zone
+    from insights.facts import PeriodError
+
+    if args.to and not args.email:
+        raise CliError("--to goes with --email, e.g. meterr report --workspace acme-ai --email --to cfo@example.com")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise CliError(f"{out} is a folder; give a file name, e.g. --out {out / 'report.pdf'}")
+    if out is not None and not out.parent.is_dir():
+        raise CliError(f"There is no folder {out.parent}; create it first or choose another --out.")
+    settings = current_settings()
+    engine = _engine()
+    box = settings.secret_box()
+    with session_scope(engine) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        if args.email:  # refuse before spending seconds on the report
+            try:
+                report_mail.manual_recipients(session, box, workspace_id=workspace.id, to=args.to)
+            except NotifyError as problem:
+                raise CliError(str(problem)) from None
+    today = args.today or dt.datetime.now(zone(workspace.timezone)).date()
+    with httpx.Client(timeout=60) as client, session_scope(engine) as session:
+        try:
+            report = reporting.build_report(
+                session, workspace_id=workspace.id, today=today, period=args.period, llm=llm.llm_config(settings),
+                http_client=client,
+            )  # fmt: skip
+        except PeriodError as problem:
+            raise CliError(str(problem)) from None
+    if out is None and not args.email:
+        out = Path(report.filename)
+    if out is not None:
+        out.write_bytes(report.pdf)
+        pages = _pdf_pages(report.pdf)
+        drawn = "charts included" if report.charts else "tables instead of charts: Chromium is not available"
+        print(f"Wrote {out} ({pages} page{'' if pages == 1 else 's'}, {drawn})")
+    if args.email:
+        try:
+            sent = report_mail.send_report_now(
+                lambda: session_scope(engine), box, report, workspace_id=workspace.id, base_url=settings.base_url,
+                to=args.to, via="cli",
+            )  # fmt: skip
+        except NotifyError as problem:
+            raise CliError(str(problem)) from None
+        print(f"Emailed the {report.facts.period.label} report to {', '.join(sent.recipients)}.")
+        if sent.refused:
+            print(f"meterr: the mail server refused {', '.join(sent.refused)}.", file=sys.stderr)
+            return 2
+    return 0
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from core import decisions
     from insights import advice
@@ -400,6 +464,55 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(
             f"adopted {item.adopted_on}: {item.title} — realised {format_usd(item.savings.realised_monthly_micros)}/mo"
         )
+    return 0
+
+
+def cmd_share_create(args: argparse.Namespace) -> int:
+    from core import share_links
+
+    settings = current_settings()
+    passcode = None
+    if args.passcode_stdin:
+        passcode = getpass.getpass("Passcode: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        if not passcode:
+            raise CliError("--passcode-stdin was given but no passcode came on standard input.")
+    with session_scope(_engine()) as session:
+        workspace = queries.load_workspace(session, slug=args.workspace)
+        assert workspace.id is not None
+        link, token = share_links.create_share_link(
+            session, workspace_id=workspace.id, kind=args.kind, days=args.days, period=args.period,
+            passcode=passcode, label=args.label, rounds=settings.bcrypt_rounds,
+        )  # fmt: skip
+        queries.save_audit(
+            session, workspace_id=workspace.id, user_id=None, action="share.created", link_id=link.id,
+            kind=link.kind, period=link.period, days=args.days, passcode=passcode is not None, via="cli",
+        )  # fmt: skip
+    print(share_links.share_url(settings.base_url, token))
+    shows = share_links.KINDS[link.kind] + (f" for {link.period}" if link.period else "")
+    # The note goes to stderr, so `url=$(meterr share create ...)` captures the URL alone.
+    print(
+        f"{shows} of '{workspace.slug}', expires {link.expires_at:%Y-%m-%d %H:%M} UTC"
+        f"{', behind a passcode' if passcode else ''}; shown once. Revoke: meterr share revoke {link.prefix}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_share_revoke(args: argparse.Namespace) -> int:
+    from core import share_links
+
+    with session_scope(_engine()) as session:
+        link = share_links.revoke_by_prefix(session, args.token)
+        workspace = queries.load_workspace_by_id(session, workspace_id=link.workspace_id)
+        queries.save_audit(
+            session, workspace_id=link.workspace_id, user_id=None, action="share.revoked", link_id=link.id, via="cli"
+        )
+    assert link.revoked_at is not None
+    name = f"'{link.label}'" if link.label else share_links.KINDS.get(link.kind, link.kind).lower()
+    print(
+        f"Revoked share link {link.prefix}… ({name}) of '{workspace.slug}' "
+        f"as of {link.revoked_at:%Y-%m-%d %H:%M} UTC; it no longer opens."
+    )
     return 0
 
 
@@ -477,11 +590,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_alerts)
 
+    p = commands.add_parser("report", help="the executive summary as a PDF, or emailed now with the PDF attached")
+    p.add_argument("--workspace", required=True, help="workspace slug")
+    p.add_argument("--period", help="the month, YYYY-MM (default: the month holding yesterday)")
+    p.add_argument("--out", help="where to write the PDF (default: its own name here, unless --email)")
+    p.add_argument("--email", action="store_true", help="send it now over the workspace's mail server")
+    p.add_argument("--to", help="with --email: these addresses instead of the weekly list (comma-separated)")
+    p.add_argument("--today", type=_date, help="report as if today were this date (YYYY-MM-DD)")
+    p.set_defaults(func=cmd_report)
+
     p = commands.add_parser("forecast", help="month-end spend forecast with 80%%/95%% ranges, and its backtest")
     p.add_argument("--workspace", required=True)
     p.add_argument("--today", type=_date, help="pretend today is this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_forecast)
+
+    share = commands.add_parser("share", help="read-only links for people without an account (a CFO)")
+    share_commands = share.add_subparsers(dest="share_command", required=True)
+    p = share_commands.add_parser("create", help="create a link and print its URL (shown only this once)")
+    p.add_argument("--workspace", required=True, help="workspace slug")
+    p.add_argument("--days", type=int, required=True, help="days until it expires (1-90)")
+    p.add_argument("--kind", choices=["summary", "overview"], default="summary", help="what it shows")
+    p.add_argument("--period", help="a fixed month, YYYY-MM (default: the current month when opened)")
+    p.add_argument("--label", default="", help="a name for the link, e.g. 'Board pack'")
+    p.add_argument("--passcode-stdin", action="store_true", help="read a passcode (4+ characters) from stdin")
+    p.set_defaults(func=cmd_share_create)
+    p = share_commands.add_parser("revoke", help="stop a link working, by its token or the token's first 6+ chars")
+    p.add_argument("token", metavar="TOKEN_PREFIX")
+    p.set_defaults(func=cmd_share_revoke)
 
     p = commands.add_parser("bench", help="benchmark load and Overview queries on synthetic charges")
     p.add_argument("--rows", type=int, default=1_000_000)

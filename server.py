@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors import alerting, notify
+from connectors import alerting, api_spec, notify, read_api
 from connectors.files.outcomes import OutcomesRejected, parse_outcome_json
+from connectors.read_api import ApiRefused, Params
 from connectors.sync import sync_all
 from connectors.webhooks import (
     MAX_BODY_BYTES,
@@ -280,6 +281,121 @@ def _receive_outcomes(authorization: str | None, body: bytes) -> dict[str, Any]:
     return {"status": "ok", "written": result.written, "replaced": result.replaced}
 
 
+# Reads: the token alone decides the workspace. Authenticated in a short transaction of its own (it records the
+# token's last use), so the read after it, which may forecast for a second, holds no write lock.
+
+_FORBIDDEN_READ = (
+    "This token may not read spend, budgets or forecasts; create a token with the spend:read scope in meterr under "
+    "Settings, API tokens."
+)
+_READ_FAILED = "meterr could not read these numbers just now; nothing is wrong with the request, try again later."
+# Each /api/v1 path and its methods (GET answers HEAD too), for the 405s of the catch-all below.
+_API_METHODS = {
+    path: tuple(method for op in operations for method in ((op.upper(), "HEAD") if op == "get" else (op.upper(),)))
+    for path, operations in api_spec.build_openapi()["paths"].items()
+}
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_Read = Callable[[Session, int, Params, dt.date], dict[str, Any]]
+
+
+def _utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _reader_workspace(authorization: str | None) -> int:
+    """The workspace of a live token with the spend:read scope; ApiRefused (401/403) otherwise."""
+    engine = cached_engine(current_settings().database_url)
+    with session_scope(engine) as session:
+        token = authenticate_token(session, _bearer(authorization))
+        if token is None:  # missing, malformed, unknown and revoked all answer alike
+            raise ApiRefused(401, _UNAUTHORISED)
+        if not has_scope(token, "spend:read"):
+            raise ApiRefused(403, _FORBIDDEN_READ)
+        return token.workspace_id
+
+
+def _read(authorization: str | None, params: Params, today: dt.date, read: _Read) -> dict[str, Any]:
+    workspace_id = _reader_workspace(authorization)
+    with session_scope(cached_engine(current_settings().database_url)) as session:
+        return read(session, workspace_id, params, today)
+
+
+async def _read_answer(request: Request, read: _Read) -> JSONResponse:
+    """Authenticate, then run `read(session, workspace_id, params, today)` off the event loop and answer JSON."""
+    authorization = request.headers.get("authorization")
+    params = list(request.query_params.multi_items())
+    try:
+        body = await run_in_threadpool(_read, authorization, params, _utc_today(), read)
+    except ApiRefused as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+    except Exception as exc:  # never a traceback to the caller; the type is enough to start looking
+        api_log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return JSONResponse({"error": _READ_FAILED}, status_code=500)
+    return JSONResponse(body)
+
+
+def _spend(session: Session, workspace_id: int, params: Params, today: dt.date) -> dict[str, Any]:
+    query = read_api.parse_spend_query(params, today=today)
+    return read_api.load_spend_json(session, workspace_id=workspace_id, query=query)
+
+
+def _budgets(session: Session, workspace_id: int, params: Params, today: dt.date) -> dict[str, Any]:
+    read_api.parse_no_params(params, path="/api/v1/budgets")
+    return read_api.load_budgets_json(session, workspace_id=workspace_id, today=today)
+
+
+def _forecast(session: Session, workspace_id: int, params: Params, today: dt.date) -> dict[str, Any]:
+    scope = read_api.parse_forecast_scope(params)
+    return read_api.load_forecast_json(session, workspace_id=workspace_id, today=today, scope=scope)
+
+
+def _summary(session: Session, workspace_id: int, params: Params, today: dt.date) -> dict[str, Any]:
+    period = read_api.parse_period(params, today=today)
+    return read_api.load_summary_json(session, workspace_id=workspace_id, today=today, period=period)
+
+
+async def spend_api(request: Request) -> JSONResponse:
+    """Spend per day or month, optionally by provider, model, department, project or customer."""
+    return await _read_answer(request, _spend)
+
+
+async def budgets_api(request: Request) -> JSONResponse:
+    """Every budget this month with its projection, state and exceed date."""
+    return await _read_answer(request, _budgets)
+
+
+async def forecast_api(request: Request) -> JSONResponse:
+    """The month-end forecast with its ranges and the months after, for the workspace or one scope."""
+    return await _read_answer(request, _forecast)
+
+
+async def summary_api(request: Request) -> JSONResponse:
+    """A month's headline numbers."""
+    return await _read_answer(request, _summary)
+
+
+async def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI 3.1 document of /api/v1; public, it holds no workspace's data."""
+    return JSONResponse(api_spec.build_openapi())
+
+
+async def api_not_found(request: Request) -> JSONResponse:
+    """Anything else under /api/v1 answers JSON, never the app's HTML page."""
+    path = request.url.path.rstrip("/") or "/"
+    methods = _API_METHODS.get(path)
+    if methods is not None:
+        return JSONResponse(
+            {"error": f"{path} answers {' and '.join(m for m in methods if m != 'HEAD')} only."},
+            status_code=405,
+            headers={"Allow": ", ".join(methods)},
+        )
+    return JSONResponse(
+        {"error": "There is no such endpoint; the API's endpoints are described at /api/v1/openapi.json."},
+        status_code=404,
+    )
+
+
 def _sync_if_leader(holder: str, interval: dt.timedelta) -> int:
     """Run the scheduled sync when this replica holds (or takes) the lease; returns connections synced."""
     settings = current_settings()
@@ -322,6 +438,21 @@ def _alerts_run(holder: str, interval: dt.timedelta) -> int:
     return fired
 
 
+def _reports_run(holder: str, interval: dt.timedelta) -> int:
+    """Send the weekly reports that are due; returns how many went out. Every replica looks (no lease): each
+    (workspace, week) row is claimed by exactly one of them, which builds and sends that report."""
+    from connectors import llm, report_mail  # the report stack (PDF, charts, LLM client) loads only when used
+
+    settings = current_settings()
+    engine = cached_engine(settings.database_url)
+    with httpx.Client(timeout=60) as client:
+        outcomes = report_mail.send_due_reports(
+            lambda: session_scope(engine), settings.secret_box(), now=utcnow(), base_url=settings.base_url,
+            llm=llm.llm_config(settings), http_client=client,
+        )  # fmt: skip
+    return sum(1 for outcome in outcomes if outcome.status == "sent")  # failures are logged where they happen
+
+
 async def _every(minutes: int, job: Callable[[str, dt.timedelta], int], name: str) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}"
     interval = dt.timedelta(minutes=minutes)
@@ -348,6 +479,8 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(_every(settings.sync_interval_minutes, _sync_if_leader, "sync")))
     if settings.alert_interval_minutes:
         tasks.append(asyncio.create_task(_every(settings.alert_interval_minutes, _alerts_run, "alert run")))
+    if settings.report_interval_minutes:
+        tasks.append(asyncio.create_task(_every(settings.report_interval_minutes, _reports_run, "weekly reports")))
     yield
     for task in tasks:
         task.cancel()
@@ -362,6 +495,14 @@ app = st.App(
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/api/webhooks/{connection_id:int}", charge_webhook, methods=["POST"]),
         Route("/api/v1/outcomes", outcomes_api, methods=["POST"]),
+        Route("/api/v1/spend", spend_api, methods=["GET"]),
+        Route("/api/v1/budgets", budgets_api, methods=["GET"]),
+        Route("/api/v1/forecast", forecast_api, methods=["GET"]),
+        Route("/api/v1/summary", summary_api, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi_document, methods=["GET"]),
+        # Last: whatever else is under /api/v1 (an unknown path, or a known one with another method).
+        Route("/api/v1", api_not_found, methods=_ANY_METHOD),
+        Route("/api/v1/{rest:path}", api_not_found, methods=_ANY_METHOD),
     ],
     lifespan=lifespan,
 )

@@ -5,7 +5,7 @@ import streamlit as st
 from core.money import format_usd, format_usd_short
 from core.queries import SpendFilter
 from insights import charts, export, metrics
-from ui import budgets, context, loaders, widgets
+from ui import budgets, context, loaders, reports, share, widgets
 
 ctx = context.current()
 st.title("Where does the money go?")
@@ -13,7 +13,7 @@ widgets.render_flash()
 options = widgets.require_spend(ctx.workspace_id, ctx.data_version, can_edit=ctx.can("admin"))
 
 today = ctx.today()
-start, end, spend_filter = widgets.render_filters(options, today=today)
+start, end, spend_filter = widgets.render_filters(options, today=today, default_range=share.fixed_range())
 
 with st.spinner("Adding up your spend…"):
     recent = loaders.daily_totals(
@@ -56,11 +56,19 @@ for tab, (dimension, label) in zip(
         breakdown = metrics.compute_breakdown(rows, dimension, top=12)
         st.plotly_chart(charts.spend_bars(breakdown, title=f"Spend by {label.lower()}"), key=f"bars_{dimension}")
 
+with st.spinner("Looking for what changed this month…"):
+    reports.render_insights(
+        reports.insights_feed(ctx.workspace_id, ctx.data_version, today),
+        title="What changed",
+        caption="This month so far across the whole workspace, biggest dollar impact first; the filters do not apply.",
+    )
+
 spikes = loaders.anomalies(ctx.workspace_id, ctx.data_version, max(start, end - dt.timedelta(days=89)), end)
 if spikes:
     st.subheader("Cost spikes, explained")
     budgets.render_anomalies(spikes, limit=3, key="overview_spikes")
-    st.page_link("app_pages/forecast.py", label="All spikes, forecasts and budgets", icon=":material/query_stats:")
+    if not ctx.shared:  # a share link's view has no Forecast page
+        st.page_link("app_pages/forecast.py", label="All spikes, forecasts and budgets", icon=":material/query_stats:")
 
 path = ("department", "project", "model")
 st.plotly_chart(charts.spend_treemap(metrics.compute_hierarchy(rows, path), path), key="treemap")
