@@ -17,6 +17,7 @@ from core import queries
 from core.money import format_usd, format_usd_short
 from insights import charts, narrative
 from insights.facts import PeriodError, ReportFacts, parse_period
+from ui import widgets
 from ui.db import get_settings, open_session
 
 STATE_LABELS = {
@@ -107,7 +108,7 @@ def render_insights(sentences: tuple[str, ...], *, title: str = "What changed", 
     st.subheader(title)
     if caption:
         st.caption(caption)
-    st.markdown("\n".join(f"- {sentence}" for sentence in sentences))
+    st.markdown("\n".join(f"- {widgets.plain(sentence)}" for sentence in sentences))
 
 
 def comparison_tile(facts: ReportFacts) -> str:
@@ -204,12 +205,14 @@ def render_report(report: Summary, *, pdf: Callable[[], bytes], key: str) -> Non
     through = (
         f"month to date, through {period.end:%b %d}" if period.partial else f"{period.start:%b %d}–{period.end:%b %d}"
     )
-    st.caption(f"{facts.workspace_name} · {period.label} ({through}) · generated {facts.generated_on:%b %d, %Y}")
+    st.caption(
+        f"{widgets.plain(facts.workspace_name)} · {period.label} ({through}) · generated {facts.generated_on:%b %d, %Y}"
+    )
     render_kpis(facts)
 
     st.subheader("Summary")
     for paragraph in report.paragraphs:
-        st.markdown(paragraph.replace("$", "\\$"))
+        st.markdown(widgets.plain(paragraph))
     if report.narrative_source == "llm":
         st.caption(f"Written by {report.model or 'the configured AI model'}; every figure checked against meterr's.")
     else:

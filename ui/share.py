@@ -17,6 +17,7 @@ from streamlit.navigation.page import StreamlitPage
 
 from core import queries, security, share_links
 from core.models import ShareLink
+from ui import widgets
 from ui.context import Context, require_role
 from ui.db import get_settings, open_session
 
@@ -144,7 +145,9 @@ def navigation(token: str, *, signed_in: bool) -> StreamlitPage:
     else:
         current = st.navigation([summary], position="hidden")
     expires = f"{view.expires_on():%b %d, %Y}"
-    st.caption(f":material/visibility: Shared by **{view.workspace_name}** · read-only · expires {expires}")
+    st.caption(
+        f":material/visibility: Shared by **{widgets.plain(view.workspace_name)}** · read-only · expires {expires}"
+    )
     if signed_in:
         st.caption(
             "You are signed in, but this browser tab shows a shared link until you close it; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import available_timezones
 
 import pandas as pd
@@ -13,6 +14,14 @@ from core.queries import FilterOptions, SpendFilter
 from insights.budgets import BudgetSpec
 from insights.metrics import UNALLOCATED, SpendSummary
 from ui.context import is_shared
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>$|~#:])")
+
+
+def plain(text: str) -> str:
+    """Text to show through st.markdown as written: names from imports or settings ("[x](http://...)", "$5",
+    ":red[...]") can neither format nor link."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def render_kpi_row(summary: SpendSummary) -> None:

@@ -67,3 +67,14 @@ def test_overview_shows_what_changed() -> None:
     assert any(s.value == "What changed" for s in at.subheader)
     feed = [m.value for m in at.markdown if m.value.startswith("- ")]
     assert feed and 3 <= feed[0].count("\n- ") + 1 <= 6
+
+
+def test_names_from_settings_or_imports_cannot_format_or_link() -> None:
+    from markdown_it import MarkdownIt
+
+    from ui.widgets import plain
+
+    hostile = "Acme [click here](http://evil.example) **$5** :red[alarm] <b>x</b> a_b"
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(plain(hostile))
+    assert "<a " not in rendered and "<strong>" not in rendered and "<em>" not in rendered
+    assert "[click here](http://evil.example)" in rendered and "$5" in rendered and "&lt;b&gt;x&lt;/b&gt;" in rendered
