@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from ui import auth, context, loaders, navigation, notifications, share
+from ui import auth, context, loaders, navigation, notifications, share, widgets
 
 st.set_page_config(page_title="meterr · AI spend, explained", page_icon=":material/savings:", layout="wide")
 auth.authenticator()
@@ -44,7 +44,7 @@ elif auth.is_signed_in() and (ctx := context.resolve()) is not None:
         if len(ctx.workspaces) > 1:
             names = dict(ctx.workspaces)
             st.selectbox("Workspace", list(names), format_func=names.get, key="workspace_id")
-        st.caption(f"Signed in as **{ctx.name}** · {ctx.workspace_name} ({ctx.role})")
+        st.caption(f"Signed in as **{widgets.plain(ctx.name)}** · {widgets.plain(ctx.workspace_name)} ({ctx.role})")
     auth.render_sign_out()
     navigation.follow_pending(current, {f"app_pages/{name}.py": page for name, page in screens.items()})
 elif auth.is_signed_in():

@@ -2,7 +2,7 @@ import streamlit as st
 
 from connectors import catalog
 from connectors.http import ConnectorError
-from ui import connections, context, wizard
+from ui import connections, context, widgets, wizard
 
 ctx = context.current()
 st.title("Connect your data")
@@ -14,7 +14,7 @@ if rows:
     for row in rows:
         with st.container(border=True):
             name, status, numbers, buttons = st.columns([3, 2, 2, 2], vertical_alignment="center")
-            name.markdown(f"**{row.name}**  \n{catalog.METHOD_LABELS.get(row.method, row.method)}")
+            name.markdown(f"**{widgets.plain(row.name)}**  \n{catalog.METHOD_LABELS.get(row.method, row.method)}")
             if row.status == "error":
                 status.markdown(":red-badge[:material/error: needs attention]")
             else:
@@ -48,8 +48,8 @@ if rows:
                     st.session_state["confirm_remove"] = row.id
                 if st.session_state.get("confirm_remove") == row.id:
                     st.warning(
-                        f"Remove **{row.name}**? Its stored key is deleted; the charges it imported stay "
-                        "(delete them in Settings → Delete data)."
+                        f"Remove **{widgets.plain(row.name)}**? Its stored key is deleted; the charges it imported "
+                        "stay (delete them in Settings → Delete data)."
                     )
                     yes, no = st.columns(2)
                     if yes.button("Yes, remove", type="primary", key=f"remove_yes_{row.id}"):

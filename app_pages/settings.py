@@ -6,7 +6,7 @@ from ui import actions, api_tokens, context, loaders, notifications, widgets
 
 ctx = context.current()
 st.title("Settings")
-st.caption(f"Workspace **{ctx.workspace_name}** (`{ctx.workspace_slug}`) · you are **{ctx.role}**")
+st.caption(f"Workspace **{widgets.plain(ctx.workspace_name)}** (`{ctx.workspace_slug}`) · you are **{ctx.role}**")
 
 members, workspace, alerting, tokens, account, danger, audit = st.tabs(
     ["Members", "Workspace", "Notifications", "API tokens", "Your account", "Delete data", "Audit log"]
@@ -36,7 +36,7 @@ with workspace:
                 else:
                     st.rerun()
     else:
-        st.write(f"**{ctx.workspace_name}**, days counted in {ctx.workspace_timezone}.")
+        st.write(f"**{widgets.plain(ctx.workspace_name)}**, days counted in {ctx.workspace_timezone}.")
         st.caption("Only owners and admins can change these.")
 
 with members:

@@ -9,6 +9,7 @@ import streamlit as st
 from core import api_tokens, queries
 from core.api_tokens import ApiTokenInfo
 from core.security import InvalidInput
+from ui import widgets
 from ui.context import Context, require_role
 from ui.db import open_session
 
@@ -59,7 +60,8 @@ def _describe(token: ApiTokenInfo) -> str:
     scopes = ", ".join(f"`{scope}`" for scope in token.scopes) or "no scope"
     state = "active" if token.active else f"revoked {token.revoked_at:%d %b %Y}"
     created = f"{token.created_at:%d %b %Y}"
-    return f"**{token.name}** · …{token.hint} · {scopes} · created {created} · last used {used} · {state}"
+    name = widgets.plain(token.name)
+    return f"**{name}** · …{token.hint} · {scopes} · created {created} · last used {used} · {state}"
 
 
 def render_token_manager(ctx: Context, *, default_scopes: Sequence[str] = ("spend:read",)) -> None:

@@ -11,6 +11,7 @@ from connectors import alerting, notify
 from core import alerts
 from core.models import utcnow
 from core.security import InvalidInput
+from ui import widgets
 from ui.context import Context, require_role
 from ui.db import get_engine, get_settings, open_session
 
@@ -192,7 +193,7 @@ def render_channels(ctx: Context) -> None:
             text, test, remove = st.columns([4, 1, 1], vertical_alignment="center")
             where = channel.target if channel.kind != "slack" else f"Slack ({channel.target or 'incoming webhook'})"
             hint = f" · secret …{channel.secret_hint}" if channel.kind == "webhook" and channel.secret_hint else ""
-            text.markdown(f"**{channel.name}** · {CHANNEL_LABELS[channel.kind]} · {where}{hint}")
+            text.markdown(f"**{widgets.plain(channel.name)}** · {CHANNEL_LABELS[channel.kind]} · {where}{hint}")
             if ctx.can("admin") and test.button("Send test", key=f"channel_test_{channel.id}"):
                 try:
                     with st.spinner("Sending…"), httpx.Client(timeout=15) as client, open_session() as session:

@@ -275,8 +275,8 @@ def render_summary(
         return None
     if not report.facts.has_spend:
         st.info(
-            f"{workspace_name} has no AI spend in {report.facts.period.label} or the month before, so there is "
-            "nothing to report yet." + ("" if shared else " Connect your data or choose another month."),
+            f"{widgets.plain(workspace_name)} has no AI spend in {report.facts.period.label} or the month before, so "
+            "there is nothing to report yet." + ("" if shared else " Connect your data or choose another month."),
             icon=":material/receipt_long:",
         )
         return None
